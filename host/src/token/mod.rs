@@ -68,3 +68,8 @@ pub trait TokenProvider: Send + Sync + 'static {
     /// Never contains a credential.
     fn describe(&self) -> String;
 }
+
+pub mod config;
+pub mod static_source;
+
+pub use config::{TokenArgs, TokenSourceKind};
