@@ -69,7 +69,16 @@ pub trait TokenProvider: Send + Sync + 'static {
     fn describe(&self) -> String;
 }
 
+pub mod app_service;
+pub mod azure_cli;
+pub mod cache;
 pub mod config;
+pub mod imds;
+pub mod response;
+pub mod retry;
+pub mod select;
+pub mod source;
 pub mod static_source;
+pub mod workload_identity;
 
 pub use config::{TokenArgs, TokenSourceKind};
