@@ -1,0 +1,19 @@
+//! A throwaway PostgreSQL server for tests and local runs.
+//!
+//! [`TestCluster::start`] runs the system's `initdb` and `pg_ctl` in a temporary directory,
+//! as the `postgres` system user when the caller is root, and listens only on 127.0.0.1 at
+//! a free port with SCRAM-SHA-256 password authentication (optionally with TLS signed by a
+//! test CA).
+
+mod binaries;
+mod cluster;
+mod config;
+mod port;
+mod server_user;
+mod sql;
+mod tls;
+
+pub use binaries::{BINDIR_ENV, PgBinaries};
+pub use cluster::{ClusterOptions, TestCluster, random_password};
+pub use server_user::SERVER_USER;
+pub use sql::schema_path;

@@ -1,0 +1,272 @@
+//! Tests of the throwaway PostgreSQL cluster against a real server.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use keyless_devkit::postgres::{ClusterOptions, TestCluster};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, NoTls};
+
+fn start(tls: bool) -> TestCluster {
+    keyless_devkit::logs::capture();
+    TestCluster::start(ClusterOptions {
+        tls,
+        ..Default::default()
+    })
+    .unwrap_or_else(|err| panic!("cluster failed to start: {err:#}"))
+}
+
+fn login_config(cluster: &TestCluster, user: &str, password: &str) -> tokio_postgres::Config {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host(cluster.host())
+        .port(cluster.port())
+        .user(user)
+        .password(password)
+        .dbname("postgres")
+        .connect_timeout(Duration::from_secs(10));
+    config
+}
+
+async fn connect_plain(
+    cluster: &TestCluster,
+    user: &str,
+    password: &str,
+) -> Result<Client, tokio_postgres::Error> {
+    let (client, connection) = login_config(cluster, user, password).connect(NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+fn rustls_trusting(ca_pem: &std::path::Path) -> tokio_postgres_rustls::MakeRustlsConnect {
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = CertificateDer::from_pem_file(ca_pem).expect("the CA file is PEM");
+    roots.add(ca).expect("the test CA is a valid trust anchor");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_postgres_rustls::MakeRustlsConnect::new(config)
+}
+
+fn sqlstate(err: &tokio_postgres::Error) -> Option<&SqlState> {
+    err.as_db_error().map(|db| db.code())
+}
+
+#[tokio::test]
+async fn scram_login_accepts_right_password() {
+    let cluster = start(false);
+    cluster.create_login_role("app_user", "correct horse", None).await;
+
+    let client = connect_plain(&cluster, "app_user", "correct horse")
+        .await
+        .expect("login with the right password succeeds");
+    let row = client.query_one("select current_user::text", &[]).await.unwrap();
+    let user: String = row.get(0);
+    assert_eq!(user, "app_user");
+
+    let admin = cluster.client("postgres").await;
+    let row = admin
+        .query_one(
+            "select rolpassword like 'SCRAM-SHA-256$%' from pg_authid where rolname = 'app_user'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let is_scram: bool = row.get(0);
+    assert!(is_scram, "the stored password is a SCRAM-SHA-256 verifier");
+}
+
+#[tokio::test]
+async fn scram_login_rejects_wrong_password() {
+    let cluster = start(false);
+    cluster.create_login_role("app_user", "correct horse", None).await;
+
+    let err = connect_plain(&cluster, "app_user", "wrong horse")
+        .await
+        .expect_err("login with a wrong password fails");
+    assert_eq!(sqlstate(&err), Some(&SqlState::INVALID_PASSWORD), "error: {err:?}");
+}
+
+#[tokio::test]
+async fn superuser_needs_its_password() {
+    let cluster = start(false);
+
+    let client = connect_plain(&cluster, cluster.superuser(), cluster.superuser_password())
+        .await
+        .expect("the superuser logs in with its password");
+    let row = client.query_one("show password_encryption", &[]).await.unwrap();
+    let encryption: String = row.get(0);
+    assert_eq!(encryption, "scram-sha-256");
+
+    let err = connect_plain(&cluster, cluster.superuser(), "not the password")
+        .await
+        .expect_err("the superuser cannot log in with a wrong password");
+    assert_eq!(sqlstate(&err), Some(&SqlState::INVALID_PASSWORD), "error: {err:?}");
+}
+
+#[tokio::test]
+async fn valid_until_in_past_rejects_login() {
+    let cluster = start(false);
+    let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    cluster
+        .create_login_role("expired_user", "token-1", Some(an_hour_ago))
+        .await;
+
+    let err = connect_plain(&cluster, "expired_user", "token-1")
+        .await
+        .expect_err("login after VALID UNTIL fails");
+    assert_eq!(sqlstate(&err), Some(&SqlState::INVALID_PASSWORD), "error: {err:?}");
+
+    let in_an_hour = SystemTime::now() + Duration::from_secs(3600);
+    cluster
+        .set_password("expired_user", "token-2", Some(in_an_hour))
+        .await;
+    let client = connect_plain(&cluster, "expired_user", "token-2")
+        .await
+        .expect("login with the renewed password succeeds");
+    let row = client.query_one("select 1::int4", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 1);
+
+    let err = connect_plain(&cluster, "expired_user", "token-1")
+        .await
+        .expect_err("the replaced password no longer works");
+    assert_eq!(sqlstate(&err), Some(&SqlState::INVALID_PASSWORD), "error: {err:?}");
+}
+
+#[tokio::test]
+async fn valid_until_is_stored_to_the_second() {
+    let cluster = start(false);
+    let expiry = SystemTime::UNIX_EPOCH + Duration::from_secs(4_102_444_800); // 2100-01-01
+    cluster.create_login_role("dated_user", "pw", Some(expiry)).await;
+
+    let admin = cluster.client("postgres").await;
+    let row = admin
+        .query_one(
+            "select extract(epoch from rolvaliduntil)::int8 from pg_roles where rolname = 'dated_user'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 4_102_444_800);
+}
+
+#[tokio::test]
+async fn tls_cluster_accepts_verified_connection() {
+    let cluster = start(true);
+    cluster.create_login_role("tls_user", "secret words", None).await;
+
+    let mut config = login_config(&cluster, "tls_user", "secret words");
+    config.ssl_mode(SslMode::Require);
+    let (client, connection) = config
+        .connect(rustls_trusting(cluster.ca_pem_path()))
+        .await
+        .expect("a TLS connection verified against the test CA succeeds");
+    tokio::spawn(connection);
+
+    let row = client
+        .query_one("select ssl from pg_stat_ssl where pid = pg_backend_pid()", &[])
+        .await
+        .unwrap();
+    let uses_tls: bool = row.get(0);
+    assert!(uses_tls, "pg_stat_ssl reports the session as TLS");
+}
+
+#[tokio::test]
+async fn tls_cluster_rejects_unknown_ca() {
+    let cluster = start(true);
+    let other = start(true);
+    cluster.create_login_role("tls_user", "secret words", None).await;
+
+    let mut config = login_config(&cluster, "tls_user", "secret words");
+    config.ssl_mode(SslMode::Require);
+    let result = config.connect(rustls_trusting(other.ca_pem_path())).await;
+    let err = result.err().expect("a server certificate from another CA is rejected");
+    assert!(
+        format!("{err:?}").contains("InvalidCertificate(UnknownIssuer)"),
+        "unexpected error: {err:?}"
+    );
+}
+
+#[tokio::test]
+async fn drop_stops_server_and_removes_directory() {
+    let cluster = start(true);
+    let dir = cluster.dir().to_path_buf();
+    let port = cluster.port();
+    assert!(dir.join("data").join("PG_VERSION").is_file());
+
+    drop(cluster);
+
+    assert!(!dir.exists(), "{} still exists after drop", dir.display());
+    let refused = std::net::TcpStream::connect(("127.0.0.1", port));
+    assert!(refused.is_err(), "the server still accepts connections on port {port}");
+}
+
+#[tokio::test]
+async fn backend_count_counts_role_sessions() {
+    let cluster = start(false);
+    cluster.create_login_role("counted", "pw", None).await;
+    assert_eq!(cluster.backend_count("counted").await, 0);
+
+    let first = connect_plain(&cluster, "counted", "pw").await.unwrap();
+    let second = connect_plain(&cluster, "counted", "pw").await.unwrap();
+    assert_eq!(cluster.backend_count("counted").await, 2);
+
+    drop(first);
+    drop(second);
+}
+
+#[tokio::test]
+async fn create_database_and_apply_schema() {
+    let cluster = start(false);
+    cluster.create_database("Mixed Case").await;
+    cluster
+        .apply_schema("Mixed Case", "create table t (x int); insert into t values (7);")
+        .await;
+
+    let client = cluster.client("Mixed Case").await;
+    let row = client.query_one("select x from t", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 7);
+}
+
+#[tokio::test]
+async fn apply_schema_error_names_sqlstate() {
+    let cluster = start(false);
+    let err = cluster
+        .try_apply_schema("postgres", "select * from no_such_table")
+        .await
+        .expect_err("a bad statement fails");
+    let text = format!("{err:#}");
+    assert!(text.contains("42P01"), "error lacks the SQLSTATE: {text}");
+    assert!(text.contains("no_such_table"), "error lacks the server message: {text}");
+}
+
+#[test]
+fn parallel_clusters_get_distinct_ports() {
+    let handles: Vec<_> = (0..3)
+        .map(|_| std::thread::spawn(|| start(false)))
+        .collect();
+    let clusters: Vec<TestCluster> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+
+    let mut ports: Vec<u16> = clusters.iter().map(|c| c.port()).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    assert_eq!(ports.len(), 3, "ports: {ports:?}");
+
+    let dirs: Vec<_> = clusters.iter().map(|c| c.dir().to_path_buf()).collect();
+    assert_ne!(dirs[0], dirs[1]);
+    assert_ne!(dirs[1], dirs[2]);
+}
+
+#[test]
+fn debug_output_hides_superuser_password() {
+    let cluster = start(false);
+    let text = format!("{cluster:?}");
+    assert!(!text.contains(cluster.superuser_password()), "{text}");
+    assert!(text.contains("<redacted>"), "{text}");
+}
