@@ -3,5 +3,6 @@
 //! and the `keyless-dev` binary that runs everything locally.
 
 pub mod component;
+pub mod identity;
 pub mod logs;
 pub mod postgres;

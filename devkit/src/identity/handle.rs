@@ -1,0 +1,121 @@
+//! The handle tests use to drive a running emulator.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::config::{ExpiresOnFormat, Failure, IssueHook, IssuedToken};
+use super::state::{RecordedRequest, Shared, lock};
+
+/// A running emulator. Dropping the handle stops accepting connections.
+pub struct EmulatorHandle {
+    pub(crate) addr: SocketAddr,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) server: tokio::task::JoinHandle<()>,
+}
+
+impl EmulatorHandle {
+    /// The base URL, `http://127.0.0.1:<port>`. It is also the workload identity authority
+    /// (`AZURE_AUTHORITY_HOST`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address the emulator listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The App Service endpoint, the value for `IDENTITY_ENDPOINT`.
+    pub fn app_service_endpoint(&self) -> String {
+        format!("{}/msi/token", self.url())
+    }
+
+    /// The IMDS token endpoint, the value for `--imds-endpoint`.
+    pub fn imds_endpoint(&self) -> String {
+        format!("{}/metadata/identity/oauth2/token", self.url())
+    }
+
+    /// The number of token requests received on any protocol, failed ones included.
+    pub fn calls(&self) -> usize {
+        self.shared.calls.load(Ordering::SeqCst)
+    }
+
+    /// The tokens issued so far, oldest first.
+    pub fn issued(&self) -> Vec<IssuedToken> {
+        lock(&self.shared.issued).clone()
+    }
+
+    /// The token requests received so far, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// The `X-IDENTITY-HEADER` value App Service requests must carry now.
+    pub fn identity_header(&self) -> String {
+        lock(&self.shared.settings).identity_header.clone()
+    }
+
+    /// Changes the `X-IDENTITY-HEADER` value requests must carry, as the platform does
+    /// when it rotates `IDENTITY_HEADER`.
+    pub fn set_identity_header(&self, value: &str) {
+        lock(&self.shared.settings).identity_header = value.to_owned();
+    }
+
+    /// Changes the lifetime of tokens issued from now on.
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        lock(&self.shared.settings).token_lifetime = lifetime;
+    }
+
+    /// Changes how App Service replies state `expires_on`.
+    pub fn set_expires_on_format(&self, format: ExpiresOnFormat) {
+        lock(&self.shared.settings).expires_on_format = format;
+    }
+
+    /// Changes the `client_assertion` workload identity requests must carry.
+    pub fn set_federated_assertion(&self, assertion: &str) {
+        lock(&self.shared.settings).federated_assertion = assertion.to_owned();
+    }
+
+    /// The `client_id` workload identity requests must carry.
+    pub fn client_id(&self) -> String {
+        lock(&self.shared.settings).client_id.clone()
+    }
+
+    /// The tenant in the workload identity token path.
+    pub fn tenant_id(&self) -> String {
+        lock(&self.shared.settings).tenant_id.clone()
+    }
+
+    /// Replaces the hook called for every issued token.
+    pub fn set_on_issue(&self, hook: Option<IssueHook>) {
+        lock(&self.shared.settings).on_issue = hook;
+    }
+
+    /// Queues a failure; the next token request that finds no earlier failure queued
+    /// answers with it.
+    pub fn push_failure(&self, failure: Failure) {
+        lock(&self.shared.failures).push_back(failure);
+    }
+
+    /// The number of queued failures not yet used.
+    pub fn pending_failures(&self) -> usize {
+        lock(&self.shared.failures).len()
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl std::fmt::Debug for EmulatorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorHandle")
+            .field("addr", &self.addr)
+            .field("calls", &self.calls())
+            .finish_non_exhaustive()
+    }
+}
