@@ -1,1 +1,94 @@
-fn main() {}
+//! `handler`: the Azure Functions custom handler executable.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Parser;
+use keyless_host::Host;
+use keyless_host::cli::Cli;
+use keyless_host::token::static_source::StaticTokenProvider;
+use keyless_host::token::{TokenArgs, TokenProvider, TokenSourceKind};
+use tokio::net::TcpListener;
+use tracing::{error, info};
+
+fn main() -> ExitCode {
+    keyless_host::logging::init();
+    let cli = Cli::parse();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            error!(error = %error, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            error!("{message}");
+            eprintln!("handler: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let started = Instant::now();
+    let config = cli.host_config()?;
+    let address = cli.listen_addr()?;
+    info!(version = env!("CARGO_PKG_VERSION"), component = %config.component.display(), "starting");
+
+    let tokens = token_provider(&cli.token)?;
+
+    let host = Host::new(config, tokens).map_err(|error| format!("{error:#}"))?;
+    info!(
+        component = %host.config().component.display(),
+        compile_ms = host.compile_time().as_millis() as u64,
+        "component compiled"
+    );
+    info!(allowed_db_hosts = %host.config().allowed_db_hosts.join(","), "database allow-list");
+    info!(token_source = %host.token_source(), "token source");
+
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|error| format!("cannot listen on {address}: {error}; choose another --port or --listen-address"))?;
+    let local = listener.local_addr().map_err(|error| error.to_string())?;
+    info!(address = %local, startup_ms = started.elapsed().as_millis() as u64, "listening");
+
+    let grace = std::time::Duration::from_secs(cli.shutdown_timeout_secs);
+    keyless_host::server::serve(host, listener, shutdown_signal(), grace).await;
+    info!("stopped");
+    Ok(())
+}
+
+/// Chooses the token provider. This is the only place that picks one.
+fn token_provider(args: &TokenArgs) -> Result<Arc<dyn TokenProvider>, String> {
+    match args.token_source {
+        TokenSourceKind::Static | TokenSourceKind::Auto => StaticTokenProvider::from_env(args.static_token_file.clone())
+            .map(|provider| Arc::new(provider) as Arc<dyn TokenProvider>)
+            .ok_or_else(|| "no token source is configured; set KEYLESS_STATIC_TOKEN or KEYLESS_STATIC_TOKEN_FILE".to_owned()),
+        other => Err(format!("--token-source {other:?} is not available in this build; use static")),
+    }
+}
+
+/// Completes on SIGTERM (sent by the Functions host) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                error!(error = %error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => info!(signal = "SIGINT", "shutting down"),
+        () = terminate => info!(signal = "SIGTERM", "shutting down"),
+    }
+}
