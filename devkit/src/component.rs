@@ -16,7 +16,9 @@ use std::time::SystemTime;
 pub fn component_wasm() -> PathBuf {
     // Tests in one process call this concurrently; one build is enough.
     static BUILD: Mutex<()> = Mutex::new(());
-    let _guard = BUILD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _guard = BUILD
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
 
     let root = workspace_root();
     let wasm = target_dir(&root)
@@ -31,7 +33,14 @@ pub fn component_wasm() -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(&cargo)
         .current_dir(&root)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "-p", "keyless"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            "keyless",
+        ])
         .status()
         .unwrap_or_else(|err| panic!("failed to run cargo to build the component: {err}"));
     assert!(

@@ -3,6 +3,7 @@
 //! and the `keyless-dev` binary that runs everything locally.
 
 pub mod component;
+pub mod dev;
 pub mod identity;
 pub mod logs;
 pub mod postgres;

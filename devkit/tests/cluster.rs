@@ -61,12 +61,17 @@ fn sqlstate(err: &tokio_postgres::Error) -> Option<&SqlState> {
 #[tokio::test]
 async fn scram_login_accepts_right_password() {
     let cluster = start(false);
-    cluster.create_login_role("app_user", "correct horse", None).await;
+    cluster
+        .create_login_role("app_user", "correct horse", None)
+        .await;
 
     let client = connect_plain(&cluster, "app_user", "correct horse")
         .await
         .expect("login with the right password succeeds");
-    let row = client.query_one("select current_user::text", &[]).await.unwrap();
+    let row = client
+        .query_one("select current_user::text", &[])
+        .await
+        .unwrap();
     let user: String = row.get(0);
     assert_eq!(user, "app_user");
 
@@ -85,12 +90,18 @@ async fn scram_login_accepts_right_password() {
 #[tokio::test]
 async fn scram_login_rejects_wrong_password() {
     let cluster = start(false);
-    cluster.create_login_role("app_user", "correct horse", None).await;
+    cluster
+        .create_login_role("app_user", "correct horse", None)
+        .await;
 
     let err = connect_plain(&cluster, "app_user", "wrong horse")
         .await
         .expect_err("login with a wrong password fails");
-    assert_eq!(sqlstate(&err), Some(&SqlState::INVALID_PASSWORD), "error: {err:?}");
+    assert_eq!(
+        sqlstate(&err),
+        Some(&SqlState::INVALID_PASSWORD),
+        "error: {err:?}"
+    );
 }
 
 #[tokio::test]
@@ -100,14 +111,21 @@ async fn superuser_needs_its_password() {
     let client = connect_plain(&cluster, cluster.superuser(), cluster.superuser_password())
         .await
         .expect("the superuser logs in with its password");
-    let row = client.query_one("show password_encryption", &[]).await.unwrap();
+    let row = client
+        .query_one("show password_encryption", &[])
+        .await
+        .unwrap();
     let encryption: String = row.get(0);
     assert_eq!(encryption, "scram-sha-256");
 
     let err = connect_plain(&cluster, cluster.superuser(), "not the password")
         .await
         .expect_err("the superuser cannot log in with a wrong password");
-    assert_eq!(sqlstate(&err), Some(&SqlState::INVALID_PASSWORD), "error: {err:?}");
+    assert_eq!(
+        sqlstate(&err),
+        Some(&SqlState::INVALID_PASSWORD),
+        "error: {err:?}"
+    );
 }
 
 #[tokio::test]
@@ -121,7 +139,11 @@ async fn valid_until_in_past_rejects_login() {
     let err = connect_plain(&cluster, "expired_user", "token-1")
         .await
         .expect_err("login after VALID UNTIL fails");
-    assert_eq!(sqlstate(&err), Some(&SqlState::INVALID_PASSWORD), "error: {err:?}");
+    assert_eq!(
+        sqlstate(&err),
+        Some(&SqlState::INVALID_PASSWORD),
+        "error: {err:?}"
+    );
 
     let in_an_hour = SystemTime::now() + Duration::from_secs(3600);
     cluster
@@ -136,14 +158,20 @@ async fn valid_until_in_past_rejects_login() {
     let err = connect_plain(&cluster, "expired_user", "token-1")
         .await
         .expect_err("the replaced password no longer works");
-    assert_eq!(sqlstate(&err), Some(&SqlState::INVALID_PASSWORD), "error: {err:?}");
+    assert_eq!(
+        sqlstate(&err),
+        Some(&SqlState::INVALID_PASSWORD),
+        "error: {err:?}"
+    );
 }
 
 #[tokio::test]
 async fn valid_until_is_stored_to_the_second() {
     let cluster = start(false);
     let expiry = SystemTime::UNIX_EPOCH + Duration::from_secs(4_102_444_800); // 2100-01-01
-    cluster.create_login_role("dated_user", "pw", Some(expiry)).await;
+    cluster
+        .create_login_role("dated_user", "pw", Some(expiry))
+        .await;
 
     let admin = cluster.client("postgres").await;
     let row = admin
@@ -159,7 +187,9 @@ async fn valid_until_is_stored_to_the_second() {
 #[tokio::test]
 async fn tls_cluster_accepts_verified_connection() {
     let cluster = start(true);
-    cluster.create_login_role("tls_user", "secret words", None).await;
+    cluster
+        .create_login_role("tls_user", "secret words", None)
+        .await;
 
     let mut config = login_config(&cluster, "tls_user", "secret words");
     config.ssl_mode(SslMode::Require);
@@ -170,7 +200,10 @@ async fn tls_cluster_accepts_verified_connection() {
     tokio::spawn(connection);
 
     let row = client
-        .query_one("select ssl from pg_stat_ssl where pid = pg_backend_pid()", &[])
+        .query_one(
+            "select ssl from pg_stat_ssl where pid = pg_backend_pid()",
+            &[],
+        )
         .await
         .unwrap();
     let uses_tls: bool = row.get(0);
@@ -181,12 +214,16 @@ async fn tls_cluster_accepts_verified_connection() {
 async fn tls_cluster_rejects_unknown_ca() {
     let cluster = start(true);
     let other = start(true);
-    cluster.create_login_role("tls_user", "secret words", None).await;
+    cluster
+        .create_login_role("tls_user", "secret words", None)
+        .await;
 
     let mut config = login_config(&cluster, "tls_user", "secret words");
     config.ssl_mode(SslMode::Require);
     let result = config.connect(rustls_trusting(other.ca_pem_path())).await;
-    let err = result.err().expect("a server certificate from another CA is rejected");
+    let err = result
+        .err()
+        .expect("a server certificate from another CA is rejected");
     assert!(
         format!("{err:?}").contains("InvalidCertificate(UnknownIssuer)"),
         "unexpected error: {err:?}"
@@ -204,7 +241,10 @@ async fn drop_stops_server_and_removes_directory() {
 
     assert!(!dir.exists(), "{} still exists after drop", dir.display());
     let refused = std::net::TcpStream::connect(("127.0.0.1", port));
-    assert!(refused.is_err(), "the server still accepts connections on port {port}");
+    assert!(
+        refused.is_err(),
+        "the server still accepts connections on port {port}"
+    );
 }
 
 #[tokio::test]
@@ -226,7 +266,10 @@ async fn create_database_and_apply_schema() {
     let cluster = start(false);
     cluster.create_database("Mixed Case").await;
     cluster
-        .apply_schema("Mixed Case", "create table t (x int); insert into t values (7);")
+        .apply_schema(
+            "Mixed Case",
+            "create table t (x int); insert into t values (7);",
+        )
         .await;
 
     let client = cluster.client("Mixed Case").await;
@@ -243,7 +286,10 @@ async fn apply_schema_error_names_sqlstate() {
         .expect_err("a bad statement fails");
     let text = format!("{err:#}");
     assert!(text.contains("42P01"), "error lacks the SQLSTATE: {text}");
-    assert!(text.contains("no_such_table"), "error lacks the server message: {text}");
+    assert!(
+        text.contains("no_such_table"),
+        "error lacks the server message: {text}"
+    );
 }
 
 #[test]

@@ -30,7 +30,10 @@ async fn schema_loads_sample_clients() {
     assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some("gold"));
 
     let row = client
-        .query_one("select total, newest_created_at is not null from client_summary", &[])
+        .query_one(
+            "select total, newest_created_at is not null from client_summary",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(row.get::<_, Option<i64>>(0), Some(5));
@@ -44,7 +47,10 @@ async fn schema_runs_twice_without_duplicates() {
     cluster.load_sample("postgres").await;
 
     let client = cluster.client("postgres").await;
-    let row = client.query_one("select count(*) from clients", &[]).await.unwrap();
+    let row = client
+        .query_one("select count(*) from clients", &[])
+        .await
+        .unwrap();
     assert_eq!(row.get::<_, i64>(0), 5);
     let row = client
         .query_one("select count(*) from client_summary", &[])
@@ -75,8 +81,15 @@ async fn schema_keeps_user_data_on_rerun() {
         )
         .await
         .unwrap();
-    assert_eq!(row.get::<_, i64>(0), 0, "a deleted sample row is not inserted again");
-    let row = client.query_one("select count(*) from clients", &[]).await.unwrap();
+    assert_eq!(
+        row.get::<_, i64>(0),
+        0,
+        "a deleted sample row is not inserted again"
+    );
+    let row = client
+        .query_one("select count(*) from clients", &[])
+        .await
+        .unwrap();
     assert_eq!(row.get::<_, i64>(0), 5);
 }
 
@@ -87,7 +100,10 @@ async fn client_summary_allows_one_row() {
 
     let client = cluster.client("postgres").await;
     let err = client
-        .execute("insert into client_summary (id, total) values (false, 0)", &[])
+        .execute(
+            "insert into client_summary (id, total) values (false, 0)",
+            &[],
+        )
         .await
         .expect_err("a second summary row is rejected");
     let code = err.as_db_error().map(|db| db.code().code().to_string());

@@ -134,7 +134,9 @@ impl TestCluster {
     pub fn ca_pem_path(&self) -> &Path {
         match &self.tls {
             Some(files) => &files.ca_cert,
-            None => panic!("ca_pem_path() needs a cluster started with ClusterOptions {{ tls: true, .. }}"),
+            None => panic!(
+                "ca_pem_path() needs a cluster started with ClusterOptions {{ tls: true, .. }}"
+            ),
         }
     }
 
@@ -179,9 +181,7 @@ impl TestCluster {
                 .arg(format!("--timeout={START_TIMEOUT_SECS}"))
                 .arg(format!("--options=-p {port}"))
                 .output()
-                .with_context(|| {
-                    format!("failed to run {}", self.binaries.pg_ctl.display())
-                })?;
+                .with_context(|| format!("failed to run {}", self.binaries.pg_ctl.display()))?;
 
             if output.status.success() {
                 self.port = port;
@@ -190,7 +190,11 @@ impl TestCluster {
 
             let log_tail = read_log_tail(&self.log_path, log_offset, 30);
             if is_port_clash(&log_tail) && attempt < PORT_ATTEMPTS {
-                tracing::debug!(port, attempt, "port taken before the server bound it; retrying");
+                tracing::debug!(
+                    port,
+                    attempt,
+                    "port taken before the server bound it; retrying"
+                );
                 continue;
             }
 
@@ -240,7 +244,10 @@ impl TestCluster {
         let Ok(text) = std::fs::read_to_string(&pid_file) else {
             return;
         };
-        let Some(pid) = text.lines().next().and_then(|line| line.trim().parse::<i32>().ok())
+        let Some(pid) = text
+            .lines()
+            .next()
+            .and_then(|line| line.trim().parse::<i32>().ok())
         else {
             return;
         };

@@ -17,3 +17,5 @@ pub use binaries::{BINDIR_ENV, PgBinaries};
 pub use cluster::{ClusterOptions, TestCluster, random_password};
 pub use server_user::SERVER_USER;
 pub use sql::schema_path;
+
+pub(crate) use sql::describe_db_error;

@@ -66,9 +66,8 @@ impl ServerUser {
                 format!("failed to change the owner of {} to {name}", path.display())
             })?;
         }
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).with_context(
-            || format!("failed to set mode {mode:o} on {}", path.display()),
-        )?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("failed to set mode {mode:o} on {}", path.display()))?;
         Ok(())
     }
 }
@@ -77,7 +76,9 @@ impl ServerUser {
 fn ensure_system_user(name: &str) -> Result<User> {
     // Parallel tests in one process would otherwise race to create the user.
     static CREATE: Mutex<()> = Mutex::new(());
-    let _guard = CREATE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _guard = CREATE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
 
     if let Some(user) = lookup_user(name)? {
         return Ok(user);

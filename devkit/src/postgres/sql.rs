@@ -24,26 +24,41 @@ impl TestCluster {
     /// Connects to `database` as the superuser without TLS. The connection task runs on
     /// the current tokio runtime.
     pub async fn try_client(&self, database: &str) -> Result<Client> {
+        self.try_connect_as(database, self.superuser(), self.superuser_password())
+            .await
+    }
+
+    /// Connects to `database` as `user` with `password`, without TLS. The connection task
+    /// runs on the current tokio runtime.
+    pub async fn try_connect_as(
+        &self,
+        database: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<Client> {
         let mut config = tokio_postgres::Config::new();
         config
             .host(self.host())
             .port(self.port())
-            .user(self.superuser())
-            .password(self.superuser_password())
+            .user(user)
+            .password(password)
             .dbname(database)
             .application_name("keyless-devkit")
             .connect_timeout(Duration::from_secs(10));
 
-        let (client, connection) = config.connect(NoTls).await.with_context(|| {
-            format!(
-                "failed to connect to database {database} on 127.0.0.1:{} as {}",
-                self.port(),
-                self.superuser()
-            )
-        })?;
+        let (client, connection) = config
+            .connect(NoTls)
+            .await
+            .map_err(describe_db_error)
+            .with_context(|| {
+                format!(
+                    "failed to connect to database {database} on 127.0.0.1:{} as {user}",
+                    self.port()
+                )
+            })?;
         tokio::spawn(async move {
             if let Err(err) = connection.await {
-                tracing::debug!(error = %err, "superuser connection closed with an error");
+                tracing::debug!(error = %err, "connection closed with an error");
             }
         });
         Ok(client)
@@ -84,7 +99,10 @@ impl TestCluster {
         password: &str,
         valid_until: Option<SystemTime>,
     ) {
-        expect(self.try_create_login_role(name, password, valid_until).await)
+        expect(
+            self.try_create_login_role(name, password, valid_until)
+                .await,
+        )
     }
 
     /// Creates a login role with `password`, valid until `valid_until` (no expiry when
@@ -95,9 +113,14 @@ impl TestCluster {
         password: &str,
         valid_until: Option<SystemTime>,
     ) -> Result<()> {
-        self.alter_password("create role %I login password %L valid until %L", name, password, valid_until)
-            .await
-            .with_context(|| format!("failed to create login role {name}"))
+        self.alter_password(
+            "create role %I login password %L valid until %L",
+            name,
+            password,
+            valid_until,
+        )
+        .await
+        .with_context(|| format!("failed to create login role {name}"))
     }
 
     /// Replaces the password of `role` and its expiry (no expiry when `None`). Sessions that
@@ -117,9 +140,14 @@ impl TestCluster {
         password: &str,
         valid_until: Option<SystemTime>,
     ) -> Result<()> {
-        self.alter_password("alter role %I password %L valid until %L", role, password, valid_until)
-            .await
-            .with_context(|| format!("failed to set the password of role {role}"))
+        self.alter_password(
+            "alter role %I password %L valid until %L",
+            role,
+            password,
+            valid_until,
+        )
+        .await
+        .with_context(|| format!("failed to set the password of role {role}"))
     }
 
     /// Runs `sql_text` (any number of statements) in `database` as the superuser.
@@ -207,15 +235,13 @@ impl TestCluster {
                     .await?
                     .get(0)
             }
-            None => {
-                client
-                    .query_one(
-                        "select format($1::text, $2::text, $3::text, 'infinity')",
-                        &[&template, &role, &verifier],
-                    )
-                    .await?
-                    .get(0)
-            }
+            None => client
+                .query_one(
+                    "select format($1::text, $2::text, $3::text, 'infinity')",
+                    &[&template, &role, &verifier],
+                )
+                .await?
+                .get(0),
         };
 
         client
@@ -243,10 +269,15 @@ fn unix_seconds(instant: SystemTime) -> f64 {
 
 /// Keeps the server's message, SQLSTATE, detail and hint, which the `Display` of
 /// `tokio_postgres::Error` alone shortens to "db error".
-fn describe_db_error(err: tokio_postgres::Error) -> anyhow::Error {
+pub(crate) fn describe_db_error(err: tokio_postgres::Error) -> anyhow::Error {
     match err.as_db_error() {
         Some(db) => {
-            let mut text = format!("{}: {} (SQLSTATE {})", db.severity(), db.message(), db.code().code());
+            let mut text = format!(
+                "{}: {} (SQLSTATE {})",
+                db.severity(),
+                db.message(),
+                db.code().code()
+            );
             if let Some(detail) = db.detail() {
                 text.push_str(&format!("; detail: {detail}"));
             }

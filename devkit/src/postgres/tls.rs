@@ -30,7 +30,9 @@ pub fn write_test_certificates(dir: &Path, server_user: &ServerUser) -> Result<T
     // A unique name keeps two clusters' CAs apart: a client that trusts one CA then
     // reports the other's certificate as from an unknown issuer.
     let ca_name = format!("keyless test CA {}", super::random_password(8));
-    ca_params.distinguished_name.push(DnType::CommonName, ca_name);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, ca_name);
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca_cert = ca_params
