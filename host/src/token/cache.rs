@@ -26,13 +26,13 @@ use sha2::{Digest, Sha256};
 
 use crate::secret::Secret;
 
-use super::response::unix_now;
 use super::retry::{RetryPolicy, fetch_with_retry};
 use super::source::TokenSource;
 use super::{AccessToken, TokenError, TokenFuture, TokenProvider};
 
-/// A token is handed out only while it has at least this long left, so a login that
-/// starts right after `get_token` does not race the expiry.
+/// A token is handed out only while it has at least this long left, or a quarter of its
+/// lifetime for tokens shorter than 40 s, so a login that starts right after `get_token`
+/// does not race the expiry.
 pub const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
 
 /// Shortest wait before retrying a failed proactive refresh.
@@ -47,33 +47,38 @@ struct CacheKey {
     scopes: Vec<String>,
 }
 
-/// A token with the times that govern its reuse.
+/// A token with the times that govern its reuse, in Unix milliseconds.
 struct CachedToken {
     token: AccessToken,
     digest: TokenDigest,
-    /// Unix seconds after which the token should be replaced.
-    refresh_at: u64,
+    /// After this instant the token should be replaced.
+    refresh_at_ms: u64,
+    /// After this instant the token is no longer handed out.
+    usable_until_ms: u64,
     /// Set after a failed refresh: no new refresh starts before this instant.
     retry_refresh_at: Option<Instant>,
 }
 
 impl CachedToken {
-    fn new(token: AccessToken, now: u64) -> Self {
-        let lifetime = token.expires_on.saturating_sub(now);
+    fn new(token: AccessToken, now_ms: u64) -> Self {
+        let expires_on_ms = token.expires_on.saturating_mul(1000);
+        let lifetime_ms = expires_on_ms.saturating_sub(now_ms);
+        let margin_ms = (EXPIRY_MARGIN.as_millis() as u64).min(lifetime_ms / 4);
         Self {
             digest: digest(&token.token),
-            refresh_at: now + lifetime / 2,
+            refresh_at_ms: now_ms + lifetime_ms / 2,
+            usable_until_ms: expires_on_ms.saturating_sub(margin_ms),
             retry_refresh_at: None,
             token,
         }
     }
 
-    fn is_usable(&self, now: u64) -> bool {
-        now + EXPIRY_MARGIN.as_secs() < self.token.expires_on
+    fn is_usable(&self, now_ms: u64) -> bool {
+        now_ms < self.usable_until_ms
     }
 
-    fn is_refresh_due(&self, now: u64) -> bool {
-        now >= self.refresh_at && self.retry_refresh_at.is_none_or(|at| Instant::now() >= at)
+    fn is_refresh_due(&self, now_ms: u64) -> bool {
+        now_ms >= self.refresh_at_ms && self.retry_refresh_at.is_none_or(|at| Instant::now() >= at)
     }
 }
 
@@ -101,8 +106,12 @@ impl Entry {
 
     fn store(&self, token: &AccessToken) {
         let mut state = self.state();
-        let previous = state.current.replace(CachedToken::new(token.clone(), unix_now()));
-        state.previous_digest = previous.map(|cached| cached.digest);
+        let previous = state.current.replace(CachedToken::new(token.clone(), unix_now_ms()));
+        // After `refresh_rejected` there is no current token, and the rejected one is
+        // already recorded as previous.
+        if let Some(previous) = previous {
+            state.previous_digest = Some(previous.digest);
+        }
         state.last_failure = None;
     }
 }
@@ -147,7 +156,7 @@ impl CachingProvider {
         // Fast path: a valid token that is not yet due for refresh.
         let stale = {
             let state = entry.state();
-            let now = unix_now();
+            let now = unix_now_ms();
             match &state.current {
                 Some(cached) if cached.is_usable(now) && !cached.is_refresh_due(now) => {
                     return Ok(cached.token.clone());
@@ -175,7 +184,7 @@ impl CachingProvider {
         {
             let state = entry.state();
             if let Some(cached) = &state.current
-                && !cached.is_refresh_due(unix_now())
+                && !cached.is_refresh_due(unix_now_ms())
             {
                 return cached.token.clone();
             }
@@ -210,7 +219,7 @@ impl CachingProvider {
         {
             let state = entry.state();
             if let Some(cached) = &state.current
-                && cached.is_usable(unix_now())
+                && cached.is_usable(unix_now_ms())
             {
                 return Ok(cached.token.clone());
             }
@@ -248,7 +257,7 @@ impl CachingProvider {
                     state.previous_digest = Some(rejected);
                     state.current = None;
                 }
-                Some(cached) if cached.is_usable(unix_now()) => return Some(cached.token.clone()),
+                Some(cached) if cached.is_usable(unix_now_ms()) => return Some(cached.token.clone()),
                 _ => {}
             }
         }
@@ -303,6 +312,14 @@ impl std::fmt::Debug for CachingProvider {
             .field("cached_keys", &cached)
             .finish()
     }
+}
+
+/// Milliseconds since the Unix epoch.
+fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
 }
 
 fn digest(secret: &Secret) -> TokenDigest {
