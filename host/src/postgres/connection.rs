@@ -137,8 +137,9 @@ fn operation_name(sql: &str) -> String {
 }
 
 /// Renders values of types the host has no decoder for through the server's text
-/// output: `SELECT $1::text` with the parameter typed as the value's type and bound in
-/// binary. Statements are prepared once per type and query.
+/// output: `SELECT format('%s', $1)` with the parameter typed as the value's type and
+/// bound in binary. `format` calls the type's output function, while a `::text` cast may
+/// differ (`inet::text` adds the netmask). Statements are prepared once per type and query.
 #[derive(Default)]
 struct TextCasts {
     statements: HashMap<u32, Statement>,
@@ -179,9 +180,9 @@ impl TextCasts {
             return Ok(statement.clone());
         }
         let statement = client
-            .prepare_typed("SELECT $1::text", std::slice::from_ref(ty))
+            .prepare_typed("SELECT format('%s', $1)", std::slice::from_ref(ty))
             .await
-            .map_err(|error| format!("cannot prepare the text cast: {}", describe(&error)))?;
+            .map_err(|error| format!("cannot prepare the text conversion: {}", describe(&error)))?;
         self.statements.insert(ty.oid(), statement.clone());
         Ok(statement)
     }

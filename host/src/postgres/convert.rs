@@ -5,8 +5,8 @@
 //! The host decodes the binary format of every type the WIT contract names. Any other type
 //! (`inet`, `point`, ranges, composites, extension types such as `citext`, arrays with more
 //! than one dimension) is returned as [`PendingScalar::NeedsText`], and the caller asks the
-//! server to cast the binary value to `text` with one extra round trip, which yields
-//! PostgreSQL's own text output without a decoder per type.
+//! server to render the binary value with the type's output function, one extra round
+//! trip per value, which yields PostgreSQL's own text output without a decoder per type.
 //!
 //! Parameters are encoded in binary for the types named in the contract. A `text` or
 //! `other` value bound to any other type is sent in text format, so the server parses it
