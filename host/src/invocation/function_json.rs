@@ -18,6 +18,10 @@ use super::error::FunctionJsonError;
 /// Route prefix the Functions host uses when host.json does not set `extensions.http.routePrefix`.
 pub const DEFAULT_ROUTE_PREFIX: &str = "api";
 
+/// Variable in which the Functions host passes the function app's root directory to the
+/// handler process.
+pub const APP_ROOT_ENV: &str = "FUNCTIONS_APP_ROOT_PATH";
+
 /// The functions of one function app and the host.json settings that affect invocation.
 #[derive(Debug, Clone)]
 pub struct FunctionApp {
@@ -160,6 +164,15 @@ impl FunctionApp {
             forwarding_enabled,
             functions,
         })
+    }
+
+    /// Returns the directory that holds host.json: `FUNCTIONS_APP_ROOT_PATH` when the
+    /// Functions host set it, else the current directory.
+    pub fn default_root() -> PathBuf {
+        match std::env::var_os(APP_ROOT_ENV) {
+            Some(root) if !root.is_empty() => PathBuf::from(root),
+            _ => PathBuf::from("."),
+        }
     }
 
     /// Builds an app from definitions in memory, as `load` would after reading files.

@@ -12,13 +12,17 @@
 //!    and [`response::invalid_invocation_reply`] builds the reply for invocations that fail
 //!    step 3.
 //!
+//! [`dispatch_json_invocation`] runs steps 3 and 4 around a call to the component.
+//!
 //! This module does no I/O besides reading the definition files.
 
+pub mod dispatch;
 pub mod error;
 pub mod function_json;
 pub mod request;
 pub mod response;
 pub mod target;
 
+pub use dispatch::dispatch_json_invocation;
 pub use error::{FunctionJsonError, InvocationError};
 pub use function_json::{Binding, Direction, Dispatch, FunctionApp, FunctionDefinition};
