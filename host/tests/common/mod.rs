@@ -63,23 +63,30 @@ pub fn pools(config: &HostConfig, tokens: Arc<dyn TokenProvider>) -> PgPools {
 }
 
 /// A token provider with a replaceable current token. `refresh_rejected` returns the
-/// current token when the rejected one differs from it, the way a caching provider hands
-/// out a fresh token after the database rejected a stale one.
+/// current token when the rejected one is an earlier token of this provider, the way a
+/// caching provider hands out a fresh token after the database rejected a stale one, and
+/// `None` for passwords it never issued.
 #[derive(Default)]
 pub struct RotatingTokens {
     current: Mutex<String>,
+    issued: Mutex<Vec<String>>,
     refreshes: Mutex<u32>,
 }
 
 impl RotatingTokens {
     /// Creates a provider whose current token is `token`.
     pub fn new(token: &str) -> Arc<Self> {
-        Arc::new(Self { current: Mutex::new(token.to_owned()), refreshes: Mutex::new(0) })
+        Arc::new(Self {
+            current: Mutex::new(token.to_owned()),
+            issued: Mutex::new(vec![token.to_owned()]),
+            refreshes: Mutex::new(0),
+        })
     }
 
     /// Replaces the current token.
     pub fn rotate(&self, token: &str) {
         *self.current.lock().unwrap() = token.to_owned();
+        self.issued.lock().unwrap().push(token.to_owned());
     }
 
     /// How often `refresh_rejected` returned a token.
@@ -100,7 +107,8 @@ impl TokenProvider for RotatingTokens {
     fn refresh_rejected<'a>(&'a self, password: &'a Secret) -> TokenFuture<'a, Option<AccessToken>> {
         Box::pin(async move {
             let current = self.current();
-            if current.token == *password {
+            let issued = self.issued.lock().unwrap().iter().any(|token| token == password.expose());
+            if !issued || current.token == *password {
                 return None;
             }
             *self.refreshes.lock().unwrap() += 1;
