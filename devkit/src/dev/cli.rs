@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "keyless-dev", version)]
 pub struct Cli {
-    /// What to run.
+    /// The subcommand.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -61,11 +61,12 @@ pub struct UpArgs {
     pub tls: bool,
 
     /// Serve tokens from a local managed identity endpoint emulator instead of a static
-    /// token, so tokens expire and rotate as they do in Azure.
+    /// token, so tokens expire and rotate as they do in Azure. Not available yet: `up`
+    /// rejects this flag.
     #[arg(long)]
     pub identity_emulator: bool,
 
-    /// Seconds to wait for the handler to answer HTTP before giving up.
+    /// Seconds to wait for the handler to respond to HTTP before giving up.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub ready_timeout_secs: u64,
 

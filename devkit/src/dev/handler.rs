@@ -31,7 +31,7 @@ pub fn spawn(handler: &Path, env: &[(String, OsString)], extra_args: &[String]) 
         .with_context(|| format!("failed to start the handler {}", handler.display()))
 }
 
-/// Waits until the handler answers an HTTP request on 127.0.0.1:`port` (any status
+/// Waits until the handler responds to an HTTP request on 127.0.0.1:`port` (any status
 /// counts, as for the Functions host's readiness check), it exits, or `timeout` passes.
 pub async fn wait_until_ready(child: &mut Child, port: u16, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
@@ -47,7 +47,7 @@ pub async fn wait_until_ready(child: &mut Child, port: u16, timeout: Duration) -
         }
         if Instant::now() >= deadline {
             bail!(
-                "the handler did not answer HTTP on 127.0.0.1:{port} within {} s; its output \
+                "the handler did not respond to HTTP on 127.0.0.1:{port} within {} s; its output \
                  is above, or raise --ready-timeout-secs",
                 timeout.as_secs()
             );

@@ -1,4 +1,5 @@
-//! How the handler gets the token that is the login role's password.
+//! The handler's token source: where it reads the token that is the login role's
+//! password.
 
 use std::ffi::OsString;
 use std::path::Path;

@@ -113,7 +113,7 @@ async fn serve(
     hints::print(&base_url, &psql);
 
     // Ctrl-C in a terminal signals the whole foreground process group, so the handler may
-    // exit from the same SIGINT a moment before this process sees it.
+    // exit from the same SIGINT a moment before this process receives it.
     tokio::select! {
         biased;
         _ = interrupt.recv() => stop_after_signal(&mut child, "SIGINT").await,
