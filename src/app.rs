@@ -1,12 +1,15 @@
 //! Request routing and the per-request database session.
 
-use crate::backend::{Connection, ConnectParams, Database, Tokens};
+use crate::backend::{ConnectParams, Connection, Database, Tokens};
 use crate::client_input::{ClientInput, parse_client_input};
 use crate::config::Config;
 use crate::failure::{open_problem, token_problem};
 use crate::http::{MAX_BODY_BYTES, Request, Response};
 use crate::problem::{Problem, quote};
-use crate::{clients, jobs};
+use crate::{clients, jobs, log};
+
+/// Header in which the Azure Functions host sends the invocation id, logged with failures.
+const INVOCATION_ID_HEADER: &str = "x-azure-functions-invocationid";
 
 /// The application: routes plain requests, using `database` and `tokens` for every
 /// request that touches the database.
@@ -60,10 +63,28 @@ impl<'a> App<'a> {
         }
     }
 
-    /// Handles one request. Every failure becomes a problem response.
+    /// Handles one request. Every failure becomes a problem response, and server-side
+    /// failures (5xx) are also logged.
     pub fn handle(&self, request: &Request) -> Response {
-        self.dispatch(request)
-            .unwrap_or_else(Problem::into_response)
+        let problem = match self.dispatch(request) {
+            Ok(response) => return response,
+            Err(problem) => problem,
+        };
+
+        if problem.status >= 500 {
+            let invocation_id = request
+                .header(INVOCATION_ID_HEADER)
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            log::request_failed(
+                &request.method,
+                request.path(),
+                &invocation_id,
+                problem.status,
+                &problem.detail,
+            );
+        }
+        problem.into_response()
     }
 
     fn dispatch(&self, request: &Request) -> Result<Response, Problem> {
@@ -165,13 +186,13 @@ fn ensure_json_content_type(request: &Request) -> Result<(), Problem> {
         return Ok(());
     }
 
-    let given = match &value {
+    let received = match &value {
         Some(value) => format!("content type {}", quote(value)),
         None => "no content type".to_string(),
     };
     Err(Problem::new(
         415,
-        format!("request has {given}: send the body as application/json"),
+        format!("request has {received}: send the body as application/json"),
     ))
 }
 
@@ -193,8 +214,17 @@ mod tests {
     #[test]
     fn near_miss_paths_do_not_match() {
         for path in [
-            "", "/", "/api", "/api/", "/api/clients/", "/api/clients//7", "/api/clients/7/",
-            "/api/clients/7/x", "/API/clients", "/api/healthz", "/internal/jobs",
+            "",
+            "/",
+            "/api",
+            "/api/",
+            "/api/clients/",
+            "/api/clients//7",
+            "/api/clients/7/",
+            "/api/clients/7/x",
+            "/API/clients",
+            "/api/healthz",
+            "/internal/jobs",
         ] {
             assert_eq!(match_route(path), None, "{path}");
         }
@@ -204,25 +234,56 @@ mod tests {
     fn client_ids_validated() {
         assert_eq!(parse_client_id("1"), Ok(1));
         assert_eq!(parse_client_id("9223372036854775807"), Ok(i64::MAX));
-        for bad in ["0", "-1", "+1", "1.0", "abc", "9223372036854775808", "1e3", " 1", "%31"] {
+        for bad in [
+            "0",
+            "-1",
+            "+1",
+            "1.0",
+            "abc",
+            "9223372036854775808",
+            "1e3",
+            " 1",
+            "%31",
+        ] {
             let problem = parse_client_id(bad).unwrap_err();
             assert_eq!(problem.status, 400, "{bad}");
-            assert!(problem.detail.contains(&format!("`{bad}`")), "{}", problem.detail);
+            assert!(
+                problem.detail.contains(&format!("`{bad}`")),
+                "{}",
+                problem.detail
+            );
         }
     }
 
     #[test]
     fn json_content_type_variants() {
-        for value in ["application/json", "Application/JSON", "application/json; charset=utf-8"] {
+        for value in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+        ] {
             let request = Request::new("POST", "/").with_header("content-type", value);
             assert!(ensure_json_content_type(&request).is_ok(), "{value}");
         }
-        for value in ["text/plain", "application/jsonx", "application/problem+json", ""] {
+        for value in [
+            "text/plain",
+            "application/jsonx",
+            "application/problem+json",
+            "",
+        ] {
             let request = Request::new("POST", "/").with_header("content-type", value);
-            assert_eq!(ensure_json_content_type(&request).unwrap_err().status, 415, "{value}");
+            assert_eq!(
+                ensure_json_content_type(&request).unwrap_err().status,
+                415,
+                "{value}"
+            );
         }
         let missing = Request::new("POST", "/");
         let problem = ensure_json_content_type(&missing).unwrap_err();
-        assert!(problem.detail.contains("no content type"), "{}", problem.detail);
+        assert!(
+            problem.detail.contains("no content type"),
+            "{}",
+            problem.detail
+        );
     }
 }

@@ -130,7 +130,10 @@ impl Fixture {
         let text = String::from_utf8_lossy(&response.body);
         assert!(!text.contains(TOKEN), "token leaked in response: {text}");
         assert!(
-            response.headers.iter().all(|(_, value)| !value.contains(TOKEN)),
+            response
+                .headers
+                .iter()
+                .all(|(_, value)| !value.contains(TOKEN)),
             "token leaked in headers"
         );
         response
@@ -151,13 +154,28 @@ fn body(response: &Response) -> Json {
 
 /// Asserts a problem response and returns its detail.
 fn problem(response: &Response, status: u16) -> String {
-    assert_eq!(response.status, status, "body: {}", String::from_utf8_lossy(&response.body));
-    assert_eq!(response.header("content-type"), Some("application/problem+json"));
+    assert_eq!(
+        response.status,
+        status,
+        "body: {}",
+        String::from_utf8_lossy(&response.body)
+    );
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/problem+json")
+    );
     let problem = body(response);
     assert_eq!(problem["type"], "about:blank");
     assert_eq!(problem["status"], status);
-    assert!(problem["title"].as_str().is_some_and(|title| !title.is_empty()));
-    problem["detail"].as_str().expect("detail is a string").to_string()
+    assert!(
+        problem["title"]
+            .as_str()
+            .is_some_and(|title| !title.is_empty())
+    );
+    problem["detail"]
+        .as_str()
+        .expect("detail is a string")
+        .to_string()
 }
 
 fn json_request(method: &str, path: &str, body: &Json) -> Request {
@@ -234,7 +252,11 @@ fn list_uses_defaults() {
 
     let statements = fixture.statements();
     assert_eq!(statements.len(), 1);
-    assert!(statements[0].0.contains("where id > $1 order by id limit $2"));
+    assert!(
+        statements[0]
+            .0
+            .contains("where id > $1 order by id limit $2")
+    );
     assert_eq!(int64_param(&statements[0].1[0]), i64::MIN);
     assert_eq!(int64_param(&statements[0].1[1]), 51);
 }
@@ -272,7 +294,14 @@ fn list_follows_cursor() {
 #[test]
 fn list_rejects_bad_parameters_before_database() {
     let fixture = Fixture::new();
-    for query in ["limit=0", "limit=501", "limit=x", "after=%%", "after=bm9wZQ", "sort=id"] {
+    for query in [
+        "limit=0",
+        "limit=501",
+        "limit=x",
+        "after=%%",
+        "after=bm9wZQ",
+        "sort=id",
+    ] {
         let response = fixture.send(Request::new("GET", &format!("/api/clients?{query}")));
         let detail = problem(&response, 400);
         assert!(!detail.is_empty(), "{query}");
@@ -314,11 +343,22 @@ fn get_missing_is_404() {
 fn get_invalid_ids_are_400() {
     let fixture = Fixture::new();
     let huge = "9".repeat(5000);
-    for id in ["abc", "0", "-5", "99999999999999999999", huge.as_str(), "1%2F2"] {
+    for id in [
+        "abc",
+        "0",
+        "-5",
+        "99999999999999999999",
+        huge.as_str(),
+        "1%2F2",
+    ] {
         let response = fixture.send(Request::new("GET", &format!("/api/clients/{id}")));
         let detail = problem(&response, 400);
         assert!(detail.starts_with("client id `"), "{detail}");
-        assert!(detail.len() < 200, "detail echoes too much: {}", detail.len());
+        assert!(
+            detail.len() < 200,
+            "detail echoes too much: {}",
+            detail.len()
+        );
     }
     assert!(fixture.opened().is_empty());
 }
@@ -369,7 +409,11 @@ fn create_duplicate_email_is_409() {
         "23505",
         Some("clients_email_key"),
     ))));
-    let request = json_request("POST", "/api/clients", &json!({"email": "a@x", "name": "A"}));
+    let request = json_request(
+        "POST",
+        "/api/clients",
+        &json!({"email": "a@x", "name": "A"}),
+    );
     let detail = problem(&fixture.send(request), 409);
     assert_eq!(detail, "a client with this email already exists");
 }
@@ -416,9 +460,18 @@ fn create_invalid_bodies_are_400() {
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (b"{".to_vec(), "not valid JSON"),
         (vec![0xff, 0xfe, 0x00], "not valid JSON"),
-        (br#"{"email": "a@x", "name": "A", "role": "admin"}"#.to_vec(), "unknown field `role`"),
-        (br#"{"email": "nope", "name": "A"}"#.to_vec(), "field `email`"),
-        (br#"{"email": "a@x", "name": "A", "attributes": []}"#.to_vec(), "`attributes`"),
+        (
+            br#"{"email": "a@x", "name": "A", "role": "admin"}"#.to_vec(),
+            "unknown field `role`",
+        ),
+        (
+            br#"{"email": "nope", "name": "A"}"#.to_vec(),
+            "field `email`",
+        ),
+        (
+            br#"{"email": "a@x", "name": "A", "attributes": []}"#.to_vec(),
+            "`attributes`",
+        ),
         (br#""just a string""#.to_vec(), "must be a JSON object"),
     ];
     for (bytes, expected) in cases {
@@ -426,7 +479,10 @@ fn create_invalid_bodies_are_400() {
             .with_header("content-type", "application/json")
             .with_body(bytes);
         let detail = problem(&fixture.send(request), 400);
-        assert!(detail.contains(expected), "expected {expected:?} in {detail:?}");
+        assert!(
+            detail.contains(expected),
+            "expected {expected:?} in {detail:?}"
+        );
     }
     assert!(fixture.opened().is_empty());
 }
@@ -454,7 +510,11 @@ fn replace_updates_all_fields() {
 fn replace_missing_is_404() {
     let fixture = Fixture::new();
     fixture.reply(clients([]));
-    let request = json_request("PUT", "/api/clients/8", &json!({"email": "a@x", "name": "A"}));
+    let request = json_request(
+        "PUT",
+        "/api/clients/8",
+        &json!({"email": "a@x", "name": "A"}),
+    );
     assert_eq!(problem(&fixture.send(request), 404), "no client with id 8");
 }
 
@@ -490,7 +550,11 @@ fn delete_missing_is_404() {
 fn health_reports_token_expiry_not_token() {
     let fixture = Fixture::new();
     fixture.reply(Reply::Rows(RowSet {
-        columns: vec![Column { name: "?column?".into(), type_name: "int4".into(), type_oid: 23 }],
+        columns: vec![Column {
+            name: "?column?".into(),
+            type_name: "int4".into(),
+            type_oid: 23,
+        }],
         rows: vec![vec![Value::Scalar(Scalar::Int32(1))]],
     }));
     let response = fixture.send(Request::new("GET", "/api/health"));
@@ -517,7 +581,10 @@ fn connection_uses_config_and_token() {
     assert_eq!(opened[0].user, "keyless-app");
     assert_eq!(opened[0].password, TOKEN);
     assert_eq!(opened[0].ssl_mode, crate::backend::SslMode::VerifyFull);
-    assert_eq!(*fixture.tokens.scopes.borrow(), vec![vec!["api://db/.default".to_string()]]);
+    assert_eq!(
+        *fixture.tokens.scopes.borrow(),
+        vec![vec!["api://db/.default".to_string()]]
+    );
 }
 
 #[test]
@@ -525,9 +592,21 @@ fn refresh_summary_returns_row() {
     let fixture = Fixture::new();
     fixture.reply(Reply::Rows(RowSet {
         columns: vec![
-            Column { name: "total".into(), type_name: "int8".into(), type_oid: 20 },
-            Column { name: "newest_created_at".into(), type_name: "timestamptz".into(), type_oid: 1184 },
-            Column { name: "refreshed_at".into(), type_name: "timestamptz".into(), type_oid: 1184 },
+            Column {
+                name: "total".into(),
+                type_name: "int8".into(),
+                type_oid: 20,
+            },
+            Column {
+                name: "newest_created_at".into(),
+                type_name: "timestamptz".into(),
+                type_oid: 1184,
+            },
+            Column {
+                name: "refreshed_at".into(),
+                type_name: "timestamptz".into(),
+                type_oid: 1184,
+            },
         ],
         rows: vec![vec![
             Value::Scalar(Scalar::Int64(3)),
@@ -546,7 +625,11 @@ fn refresh_summary_returns_row() {
             "refreshed_at": "1970-01-01T00:00:01.000000Z",
         })
     );
-    assert!(fixture.statements()[0].0.contains("on conflict (id) do update"));
+    assert!(
+        fixture.statements()[0]
+            .0
+            .contains("on conflict (id) do update")
+    );
 }
 
 #[test]
@@ -572,7 +655,13 @@ fn wrong_methods_are_405_with_allow() {
 #[test]
 fn unknown_routes_are_404() {
     let fixture = Fixture::new();
-    for path in ["/", "/api", "/api/clients/", "/api/clients/1/orders", "/internal/jobs/x"] {
+    for path in [
+        "/",
+        "/api",
+        "/api/clients/",
+        "/api/clients/1/orders",
+        "/internal/jobs/x",
+    ] {
         let detail = problem(&fixture.send(Request::new("GET", path)), 404);
         assert!(detail.starts_with("no resource at"), "{detail}");
     }
@@ -659,12 +748,31 @@ fn odd_requests_never_panic() {
 
     let long_path = format!("/api/clients/{}", "1".repeat(100_000));
     let paths = [
-        "", "?", "??", "/api/clients?", "/api/clients?&&&", "/api/clients?limit", "/api/clients?=",
-        "/api/clients?limit=%", "/api/clients?after=%ff", "/api/clients/%00", "/api/clients/\u{0}",
-        "/api/clients/é", "/api/clients/1?x=1", "//api/clients", "/api/clients/0x10", &long_path,
+        "",
+        "?",
+        "??",
+        "/api/clients?",
+        "/api/clients?&&&",
+        "/api/clients?limit",
+        "/api/clients?=",
+        "/api/clients?limit=%",
+        "/api/clients?after=%ff",
+        "/api/clients/%00",
+        "/api/clients/\u{0}",
+        "/api/clients/é",
+        "/api/clients/1?x=1",
+        "//api/clients",
+        "/api/clients/0x10",
+        &long_path,
     ];
     let methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "", "get", "BREW"];
-    let bodies: [&[u8]; 5] = [b"", b"\xff\xfe\xfd", b"{\"email\":\"\xc3\"}", b"[[[[[[[[[[", b"null"];
+    let bodies: [&[u8]; 5] = [
+        b"",
+        b"\xff\xfe\xfd",
+        b"{\"email\":\"\xc3\"}",
+        b"[[[[[[[[[[",
+        b"null",
+    ];
 
     for path in paths {
         for method in methods {

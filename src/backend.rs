@@ -40,12 +40,20 @@ impl std::fmt::Debug for ConnectParams {
 }
 
 /// Opens database connections.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the WIT type the host import returns, passed on unchanged"
+)]
 pub trait Database {
     /// Opens a connection (the host may hand out a pooled one).
     fn open(&self, params: &ConnectParams) -> Result<Box<dyn Connection>, PgError>;
 }
 
 /// One database session; statements run in order.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the WIT type the host import returns, passed on unchanged"
+)]
 pub trait Connection {
     /// Runs a parameterised statement and returns its rows.
     fn query(&self, sql: &str, params: &[Value]) -> Result<RowSet, PgError>;
@@ -68,7 +76,7 @@ impl Token {
         Token { secret, expires_on }
     }
 
-    /// The bearer token, for use as the database password only.
+    /// Returns the bearer token, for use as the database password only.
     pub fn secret(&self) -> &str {
         &self.secret
     }

@@ -45,9 +45,8 @@ fn empty_object() -> Json {
 
 /// Parses and validates a client body. Every error is a 400 problem naming the field.
 pub fn parse_client_input(body: &[u8]) -> Result<ClientInput, Problem> {
-    let document: Json = serde_json::from_slice(body).map_err(|err| {
-        Problem::bad_request(format!("request body is not valid JSON: {err}"))
-    })?;
+    let document: Json = serde_json::from_slice(body)
+        .map_err(|err| Problem::bad_request(format!("request body is not valid JSON: {err}")))?;
     if !document.is_object() {
         return Err(Problem::bad_request(format!(
             "request body must be a JSON object with email and name, got {}",
@@ -223,7 +222,9 @@ mod tests {
 
     #[test]
     fn implausible_emails_rejected() {
-        for bad in ["", "plain", "@x", "a@", "a@b@c", "a b@x", "a@x\n", "\u{7}a@x"] {
+        for bad in [
+            "", "plain", "@x", "a@", "a@b@c", "a b@x", "a@x\n", "\u{7}a@x",
+        ] {
             let detail = rejection(json!({"email": bad, "name": "A"}));
             assert!(detail.contains("field `email`"), "{bad:?}: {detail}");
         }
@@ -241,7 +242,9 @@ mod tests {
 
     #[test]
     fn name_rules() {
-        assert!(rejection(json!({"email": "a@x", "name": ""})).contains("`name` must not be empty"));
+        assert!(
+            rejection(json!({"email": "a@x", "name": ""})).contains("`name` must not be empty")
+        );
         assert!(rejection(json!({"email": "a@x", "name": "   "})).contains("`name`"));
         assert!(parse(json!({"email": "a@x", "name": "é".repeat(200)})).is_ok());
         let detail = rejection(json!({"email": "a@x", "name": "é".repeat(201)}));
@@ -257,9 +260,16 @@ mod tests {
 
     #[test]
     fn attributes_must_be_object() {
-        for (bad, kind) in [(json!([1]), "an array"), (json!("x"), "a string"), (Json::Null, "null")] {
+        for (bad, kind) in [
+            (json!([1]), "an array"),
+            (json!("x"), "a string"),
+            (Json::Null, "null"),
+        ] {
             let detail = rejection(json!({"email": "a@x", "name": "A", "attributes": bad}));
-            assert!(detail.contains("`attributes` must be a JSON object"), "{detail}");
+            assert!(
+                detail.contains("`attributes` must be a JSON object"),
+                "{detail}"
+            );
             assert!(detail.contains(kind), "{detail}");
         }
     }
@@ -272,10 +282,20 @@ mod tests {
 
     #[test]
     fn invalid_json_and_utf8_rejected() {
-        for body in [&b""[..], b"{", b"{\"email\": \"\xff\xfe\"}", b"\xc3\x28", b"nul"] {
+        for body in [
+            &b""[..],
+            b"{",
+            b"{\"email\": \"\xff\xfe\"}",
+            b"\xc3\x28",
+            b"nul",
+        ] {
             let problem = parse_client_input(body).unwrap_err();
             assert_eq!(problem.status, 400);
-            assert!(problem.detail.starts_with("request body is not valid JSON"), "{}", problem.detail);
+            assert!(
+                problem.detail.starts_with("request body is not valid JSON"),
+                "{}",
+                problem.detail
+            );
         }
     }
 }

@@ -33,7 +33,7 @@ pub fn list(app: &App, query: Option<&str>) -> Result<Response, Problem> {
     let page = parse_page_request(query)?;
     let session = app.connect()?;
 
-    // One row more than requested tells whether another page exists.
+    // One row more than the limit shows whether another page exists.
     let limit = page.limit as usize;
     let params = [
         int64(page.after.unwrap_or(i64::MIN)),
@@ -54,7 +54,10 @@ pub fn list(app: &App, query: Option<&str>) -> Result<Response, Problem> {
     } else {
         None
     };
-    Ok(Response::json(200, &json!({ "items": items, "next": next })))
+    Ok(Response::json(
+        200,
+        &json!({ "items": items, "next": next }),
+    ))
 }
 
 /// `GET /api/clients/{id}`.
@@ -77,9 +80,10 @@ pub fn create(app: &App, input: &ClientInput) -> Result<Response, Problem> {
         .query(INSERT_SQL, &params)
         .map_err(|err| statement_problem(&err))?;
 
-    let client = rows_to_json(&rows).into_iter().next().ok_or_else(|| {
-        Problem::internal("the database returned no row for the inserted client")
-    })?;
+    let client = rows_to_json(&rows)
+        .into_iter()
+        .next()
+        .ok_or_else(|| Problem::internal("the database returned no row for the inserted client"))?;
     let location = match client["id"].as_i64() {
         Some(id) => format!("/api/clients/{id}"),
         None => return Err(Problem::internal("the inserted client has no integer id")),

@@ -12,7 +12,7 @@ pub const DEFAULT_PORT: u16 = 5432;
 /// Database used when `PGDATABASE` is unset.
 pub const DEFAULT_DATABASE: &str = "postgres";
 
-/// Where to connect and which token to ask for.
+/// Database connection settings and the token scope.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// `PGHOST`: server host name (required).
@@ -145,13 +145,21 @@ mod tests {
     fn missing_host_names_variable() {
         let problem = config_from(&[("PGUSER", "app")]).unwrap_err();
         assert_eq!(problem.status, 500);
-        assert!(problem.detail.starts_with("PGHOST is not set"), "{}", problem.detail);
+        assert!(
+            problem.detail.starts_with("PGHOST is not set"),
+            "{}",
+            problem.detail
+        );
     }
 
     #[test]
     fn empty_user_counts_as_missing() {
         let problem = config_from(&[("PGHOST", "h"), ("PGUSER", "")]).unwrap_err();
-        assert!(problem.detail.starts_with("PGUSER is not set"), "{}", problem.detail);
+        assert!(
+            problem.detail.starts_with("PGUSER is not set"),
+            "{}",
+            problem.detail
+        );
     }
 
     #[test]
@@ -160,7 +168,11 @@ mod tests {
             let problem =
                 config_from(&[("PGHOST", "h"), ("PGUSER", "u"), ("PGPORT", bad)]).unwrap_err();
             assert_eq!(problem.status, 500);
-            assert!(problem.detail.contains(&format!("PGPORT `{bad}`")), "{}", problem.detail);
+            assert!(
+                problem.detail.contains(&format!("PGPORT `{bad}`")),
+                "{}",
+                problem.detail
+            );
         }
     }
 
@@ -170,7 +182,11 @@ mod tests {
             let problem =
                 config_from(&[("PGHOST", "h"), ("PGUSER", "u"), ("PGSSLMODE", bad)]).unwrap_err();
             assert_eq!(problem.status, 500);
-            assert!(problem.detail.contains(&format!("PGSSLMODE `{bad}`")), "{}", problem.detail);
+            assert!(
+                problem.detail.contains(&format!("PGSSLMODE `{bad}`")),
+                "{}",
+                problem.detail
+            );
             assert!(problem.detail.contains("verify-full"));
         }
     }

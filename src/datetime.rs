@@ -77,10 +77,11 @@ pub fn format_timestamp(datetime: &Datetime) -> String {
     )
 }
 
-/// Formats an `interval` as an ISO 8601 duration exactly as PostgreSQL does with
-/// `IntervalStyle = iso_8601`: months split into years and months, days kept apart from
-/// the time part, each field carrying its own sign, trailing fractional zeros dropped, and
-/// `PT0S` for zero. For example 1 year 2 months 3 days 04:05:06.5 is `P1Y2M3DT4H5M6.5S`.
+/// Formats an `interval` as an ISO 8601 duration, the same text PostgreSQL writes with
+/// `IntervalStyle = iso_8601`. Months are split into years and months, and days stay apart
+/// from the time part. Each field carries its own sign, trailing fractional zeros are
+/// dropped, and zero is `PT0S`. For example 1 year 2 months 3 days 04:05:06.5 is
+/// `P1Y2M3DT4H5M6.5S`.
 pub fn format_interval(interval: &Interval) -> String {
     let years = interval.months / 12;
     let months = interval.months % 12;
@@ -125,8 +126,8 @@ fn push_part(text: &mut String, value: i64, designator: char) {
     }
 }
 
-/// Writes a year with at least four digits; years before 1 (1 BC is year 0) get a minus
-/// sign and years after 9999 a plus sign, as ISO 8601's expanded form has it.
+/// Writes a year with at least four digits. Years before 1 (1 BC is year 0) get a minus
+/// sign and years after 9999 a plus sign, as in ISO 8601's expanded representation.
 fn format_year(year: i64) -> String {
     if year < 0 {
         format!("-{:04}", year.unsigned_abs())
@@ -148,7 +149,11 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 } as u32;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    } as u32;
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
@@ -207,32 +212,66 @@ mod tests {
     fn unix_seconds_format() {
         assert_eq!(format_unix_seconds(0), "1970-01-01T00:00:00Z");
         assert_eq!(format_unix_seconds(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(format_unix_seconds(u64::MAX), format_unix_seconds(i64::MAX as u64));
+        assert_eq!(
+            format_unix_seconds(u64::MAX),
+            format_unix_seconds(i64::MAX as u64)
+        );
     }
 
     #[test]
     fn date_format() {
-        let date = Date { year: 2024, month: 1, day: 9 };
+        let date = Date {
+            year: 2024,
+            month: 1,
+            day: 9,
+        };
         assert_eq!(format_date(&date), "2024-01-09");
-        let ancient = Date { year: -44, month: 3, day: 15 };
+        let ancient = Date {
+            year: -44,
+            month: 3,
+            day: 15,
+        };
         assert_eq!(format_date(&ancient), "-0044-03-15");
-        let early = Date { year: 33, month: 12, day: 31 };
+        let early = Date {
+            year: 33,
+            month: 12,
+            day: 31,
+        };
         assert_eq!(format_date(&early), "0033-12-31");
     }
 
     #[test]
     fn time_format() {
-        let whole = Time { hour: 7, minute: 5, second: 3, microsecond: 0 };
+        let whole = Time {
+            hour: 7,
+            minute: 5,
+            second: 3,
+            microsecond: 0,
+        };
         assert_eq!(format_time(&whole), "07:05:03");
-        let fractional = Time { hour: 23, minute: 59, second: 59, microsecond: 120 };
+        let fractional = Time {
+            hour: 23,
+            minute: 59,
+            second: 59,
+            microsecond: 120,
+        };
         assert_eq!(format_time(&fractional), "23:59:59.000120");
     }
 
     #[test]
     fn timestamp_format() {
         let datetime = Datetime {
-            date: Date { year: 2024, month: 5, day: 1 },
-            time: Time { hour: 12, minute: 30, second: 0, microsecond: 250_000 },
+            date: Date {
+                year: 2024,
+                month: 5,
+                day: 1,
+            },
+            time: Time {
+                hour: 12,
+                minute: 30,
+                second: 0,
+                microsecond: 250_000,
+            },
         };
         assert_eq!(format_timestamp(&datetime), "2024-05-01T12:30:00.250000");
     }
@@ -267,8 +306,14 @@ mod tests {
     #[test]
     fn interval_extremes_do_not_panic() {
         let text = interval(i32::MIN, i32::MIN, i64::MIN);
-        assert!(text.starts_with("P-178956970Y-8M-2147483648DT-2562047788H"), "{text}");
+        assert!(
+            text.starts_with("P-178956970Y-8M-2147483648DT-2562047788H"),
+            "{text}"
+        );
         let text = interval(i32::MAX, i32::MAX, i64::MAX);
-        assert!(text.starts_with("P178956970Y7M2147483647DT2562047788H"), "{text}");
+        assert!(
+            text.starts_with("P178956970Y7M2147483647DT2562047788H"),
+            "{text}"
+        );
     }
 }

@@ -116,7 +116,9 @@ pub fn statement_problem(err: &PgError) -> Problem {
         }
         PgError::BadParameter(message) | PgError::ValueConversionFailed(message) => {
             log::error("db_value_conversion_failed", message);
-            Problem::internal("a value could not be converted between the function and the database")
+            Problem::internal(
+                "a value could not be converted between the function and the database",
+            )
         }
     }
 }
@@ -131,7 +133,9 @@ fn unique_violation_detail(db_error: &DbError) -> String {
         .and_then(|name| name.strip_prefix("clients_"));
     match field {
         Some(field) => format!("a client with this {field} already exists"),
-        None => "the request conflicts with an existing row (unique constraint violated)".to_string(),
+        None => {
+            "the request conflicts with an existing row (unique constraint violated)".to_string()
+        }
     }
 }
 
@@ -142,7 +146,10 @@ fn is_transient_sqlstate(code: &str) -> bool {
 }
 
 fn db_error_summary(db_error: &DbError) -> String {
-    format!("{} {}: {}", db_error.severity, db_error.code, db_error.message)
+    format!(
+        "{} {}: {}",
+        db_error.severity, db_error.code, db_error.message
+    )
 }
 
 #[cfg(test)]
@@ -186,7 +193,11 @@ mod tests {
     fn token_denied_is_500_naming_identity() {
         let problem = token_problem(&TokenError::Denied("AADSTS700016".into()));
         assert_eq!(problem.status, 500);
-        assert!(problem.detail.contains("denied the function's identity"), "{}", problem.detail);
+        assert!(
+            problem.detail.contains("denied the function's identity"),
+            "{}",
+            problem.detail
+        );
         assert!(!problem.detail.contains("AADSTS"));
     }
 
@@ -218,7 +229,11 @@ mod tests {
         let err = PgError::QueryFailed(db_error("42P01", None));
         let problem = statement_problem(&err);
         assert_eq!(problem.status, 500);
-        assert!(problem.detail.contains("SQLSTATE 42P01"), "{}", problem.detail);
+        assert!(
+            problem.detail.contains("SQLSTATE 42P01"),
+            "{}",
+            problem.detail
+        );
         assert!(!problem.detail.contains("duplicate key"));
     }
 
@@ -227,7 +242,10 @@ mod tests {
         for code in ["08006", "53300", "57P01"] {
             let problem = statement_problem(&PgError::QueryFailed(db_error(code, None)));
             assert_eq!(problem.status, 503, "{code}");
-            assert_eq!(problem.retry_after_seconds, Some(DATABASE_RETRY_AFTER_SECONDS));
+            assert_eq!(
+                problem.retry_after_seconds,
+                Some(DATABASE_RETRY_AFTER_SECONDS)
+            );
         }
     }
 
@@ -255,7 +273,11 @@ mod tests {
         let err = PgError::HostNotAllowed("db.example:5432".into());
         let problem = open_problem(&err, &config());
         assert_eq!(problem.status, 500);
-        assert!(problem.detail.contains("db.example:5432"), "{}", problem.detail);
+        assert!(
+            problem.detail.contains("db.example:5432"),
+            "{}",
+            problem.detail
+        );
         assert!(problem.detail.contains("KEYLESS_ALLOWED_DB_HOSTS"));
     }
 

@@ -1,6 +1,8 @@
 //! `Database` and `Tokens` over the component's `keyless:host` imports.
 
-use crate::backend::{ConnectParams, Connection, Database, PgError, RowSet, Token, TokenError, Tokens, Value};
+use crate::backend::{
+    ConnectParams, Connection, Database, PgError, RowSet, Token, TokenError, Tokens, Value,
+};
 use crate::keyless::host::{postgres, token};
 
 /// The host's `postgres` interface.

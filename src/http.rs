@@ -30,7 +30,8 @@ impl Request {
 
     /// Adds a header.
     pub fn with_header(mut self, name: &str, value: &str) -> Request {
-        self.headers.push((name.to_string(), value.as_bytes().to_vec()));
+        self.headers
+            .push((name.to_string(), value.as_bytes().to_vec()));
         self
     }
 
@@ -40,7 +41,7 @@ impl Request {
         self
     }
 
-    /// The path without the query string.
+    /// Returns the path without the query string.
     pub fn path(&self) -> &str {
         match self.path_with_query.split_once('?') {
             Some((path, _)) => path,
@@ -48,12 +49,12 @@ impl Request {
         }
     }
 
-    /// The query string without the leading `?`, if there is one.
+    /// Returns the query string without the leading `?`, if there is one.
     pub fn query(&self) -> Option<&str> {
         self.path_with_query.split_once('?').map(|(_, query)| query)
     }
 
-    /// The first value of a header, matched case-insensitively.
+    /// Returns the first value of a header, matched case-insensitively.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers
             .iter()
@@ -98,7 +99,7 @@ impl Response {
         self
     }
 
-    /// The first value of a header, matched case-insensitively.
+    /// Returns the first value of a header, matched case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -128,7 +129,10 @@ mod tests {
     #[test]
     fn header_lookup_ignores_case() {
         let request = Request::new("POST", "/").with_header("Content-Type", "application/json");
-        assert_eq!(request.header("content-type"), Some(&b"application/json"[..]));
+        assert_eq!(
+            request.header("content-type"),
+            Some(&b"application/json"[..])
+        );
         assert_eq!(request.header("accept"), None);
     }
 }

@@ -66,8 +66,8 @@ fn read_body(request: &IncomingRequest) -> Result<Vec<u8>, Problem> {
 
     let mut bytes = Vec::new();
     while bytes.len() <= MAX_BODY_BYTES {
-        let wanted = (MAX_BODY_BYTES + 1 - bytes.len()) as u64;
-        match stream.blocking_read(wanted) {
+        let remaining = (MAX_BODY_BYTES + 1 - bytes.len()) as u64;
+        match stream.blocking_read(remaining) {
             Ok(chunk) => bytes.extend_from_slice(&chunk),
             Err(StreamError::Closed) => break,
             Err(StreamError::LastOperationFailed(_)) => return Err(unreadable()),

@@ -66,7 +66,9 @@ pub fn encode_cursor(last_id: i64) -> String {
 
 fn parse_limit(text: &str) -> Result<u32, Problem> {
     match text.parse::<u32>() {
-        Ok(limit) if (1..=MAX_LIMIT).contains(&limit) && text.bytes().all(|b| b.is_ascii_digit()) => {
+        Ok(limit)
+            if (1..=MAX_LIMIT).contains(&limit) && text.bytes().all(|b| b.is_ascii_digit()) =>
+        {
             Ok(limit)
         }
         _ => Err(Problem::bad_request(format!(
@@ -100,7 +102,13 @@ mod tests {
     #[test]
     fn defaults_without_query() {
         let page = parse_page_request(None).unwrap();
-        assert_eq!(page, PageRequest { limit: 50, after: None });
+        assert_eq!(
+            page,
+            PageRequest {
+                limit: 50,
+                after: None
+            }
+        );
         assert_eq!(parse_page_request(Some("")).unwrap(), page);
     }
 
@@ -108,10 +116,23 @@ mod tests {
     fn limit_bounds() {
         assert_eq!(parse_page_request(Some("limit=1")).unwrap().limit, 1);
         assert_eq!(parse_page_request(Some("limit=500")).unwrap().limit, 500);
-        for bad in ["0", "501", "-1", "5x", "abc", "", "99999999999999999999", "1.5"] {
+        for bad in [
+            "0",
+            "501",
+            "-1",
+            "5x",
+            "abc",
+            "",
+            "99999999999999999999",
+            "1.5",
+        ] {
             let problem = parse_page_request(Some(&format!("limit={bad}"))).unwrap_err();
             assert_eq!(problem.status, 400, "{bad}");
-            assert!(problem.detail.contains(&format!("limit `{bad}`")), "{}", problem.detail);
+            assert!(
+                problem.detail.contains(&format!("limit `{bad}`")),
+                "{}",
+                problem.detail
+            );
         }
     }
 
@@ -130,10 +151,21 @@ mod tests {
         let not_digits = URL_SAFE_NO_PAD.encode("7x");
         let too_big = URL_SAFE_NO_PAD.encode("99999999999999999999");
         let negative = URL_SAFE_NO_PAD.encode("-3");
-        for bad in ["!!", "7", "", not_digits.as_str(), too_big.as_str(), negative.as_str()] {
+        for bad in [
+            "!!",
+            "7",
+            "",
+            not_digits.as_str(),
+            too_big.as_str(),
+            negative.as_str(),
+        ] {
             let problem = parse_page_request(Some(&format!("after={bad}"))).unwrap_err();
             assert_eq!(problem.status, 400, "{bad}");
-            assert!(problem.detail.contains("not a valid cursor"), "{}", problem.detail);
+            assert!(
+                problem.detail.contains("not a valid cursor"),
+                "{}",
+                problem.detail
+            );
         }
     }
 
@@ -142,6 +174,10 @@ mod tests {
         let problem = parse_page_request(Some("limt=5")).unwrap_err();
         assert!(problem.detail.contains("`limt`"), "{}", problem.detail);
         let problem = parse_page_request(Some("limit=5&limit=6")).unwrap_err();
-        assert!(problem.detail.contains("more than once"), "{}", problem.detail);
+        assert!(
+            problem.detail.contains("more than once"),
+            "{}",
+            problem.detail
+        );
     }
 }

@@ -5,7 +5,7 @@ use crate::http::Response;
 /// Media type of every error body.
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
-/// Longest excerpt of a client-supplied value quoted back in a `detail`.
+/// Maximum length, in characters, of a client-supplied value quoted in a `detail`.
 const MAX_QUOTED_CHARS: usize = 64;
 
 /// An error response: status, human-readable detail and the headers some statuses need.
@@ -13,7 +13,7 @@ const MAX_QUOTED_CHARS: usize = 64;
 pub struct Problem {
     /// HTTP status code.
     pub status: u16,
-    /// What went wrong and, where the caller can act, what to do.
+    /// Explanation of the failure and, where the caller can act, the fix.
     pub detail: String,
     /// Seconds for the `Retry-After` header (503 only).
     pub retry_after_seconds: Option<u32>,
@@ -161,7 +161,8 @@ mod tests {
 
     #[test]
     fn method_not_allowed_sets_allow() {
-        let response = Problem::method_not_allowed("PATCH", "/api/clients", "GET, POST").into_response();
+        let response =
+            Problem::method_not_allowed("PATCH", "/api/clients", "GET, POST").into_response();
         assert_eq!(response.status, 405);
         assert_eq!(response.header("allow"), Some("GET, POST"));
         assert_eq!(body(&response)["title"], "Method Not Allowed");

@@ -58,12 +58,18 @@ mod tests {
 
     #[test]
     fn decodes_escapes_and_plus() {
-        assert_eq!(pairs("a=x%3Dy+z%C3%A9"), vec![("a".into(), "x=y zé".into())]);
+        assert_eq!(
+            pairs("a=x%3Dy+z%C3%A9"),
+            vec![("a".into(), "x=y zé".into())]
+        );
     }
 
     #[test]
     fn empty_parts_and_missing_values() {
-        assert_eq!(pairs("&&a&b="), vec![("a".into(), "".into()), ("b".into(), "".into())]);
+        assert_eq!(
+            pairs("&&a&b="),
+            vec![("a".into(), "".into()), ("b".into(), "".into())]
+        );
         assert!(pairs("").is_empty());
     }
 

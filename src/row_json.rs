@@ -63,10 +63,9 @@ pub fn scalar_to_json(scalar: &Scalar) -> Json {
         Scalar::Int64(value) => Json::from(*value),
         Scalar::Float32(value) => float32_to_json(*value),
         Scalar::Float64(value) => float64_to_json(*value),
-        Scalar::Numeric(text)
-        | Scalar::Text(text)
-        | Scalar::Uuid(text)
-        | Scalar::Other(text) => Json::String(text.clone()),
+        Scalar::Numeric(text) | Scalar::Text(text) | Scalar::Uuid(text) | Scalar::Other(text) => {
+            Json::String(text.clone())
+        }
         Scalar::Bytea(bytes) => {
             Json::String(base64::engine::general_purpose::STANDARD.encode(bytes))
         }
@@ -140,8 +139,14 @@ mod tests {
         assert_eq!(scalar(Scalar::Int16(-32768)), json!(-32768));
         assert_eq!(scalar(Scalar::Int32(2_147_483_647)), json!(2_147_483_647));
         assert_eq!(scalar(Scalar::Int64(i64::MAX)), json!(i64::MAX));
-        assert_eq!(scalar(Scalar::Int64(i64::MAX)).to_string(), "9223372036854775807");
-        assert_eq!(scalar(Scalar::Int64(i64::MIN)).to_string(), "-9223372036854775808");
+        assert_eq!(
+            scalar(Scalar::Int64(i64::MAX)).to_string(),
+            "9223372036854775807"
+        );
+        assert_eq!(
+            scalar(Scalar::Int64(i64::MIN)).to_string(),
+            "-9223372036854775808"
+        );
     }
 
     #[test]
@@ -155,10 +160,16 @@ mod tests {
     fn non_finite_floats_are_strings() {
         assert_eq!(scalar(Scalar::Float64(f64::NAN)), json!("NaN"));
         assert_eq!(scalar(Scalar::Float64(f64::INFINITY)), json!("Infinity"));
-        assert_eq!(scalar(Scalar::Float64(f64::NEG_INFINITY)), json!("-Infinity"));
+        assert_eq!(
+            scalar(Scalar::Float64(f64::NEG_INFINITY)),
+            json!("-Infinity")
+        );
         assert_eq!(scalar(Scalar::Float32(f32::NAN)), json!("NaN"));
         assert_eq!(scalar(Scalar::Float32(f32::INFINITY)), json!("Infinity"));
-        assert_eq!(scalar(Scalar::Float32(f32::NEG_INFINITY)), json!("-Infinity"));
+        assert_eq!(
+            scalar(Scalar::Float32(f32::NEG_INFINITY)),
+            json!("-Infinity")
+        );
     }
 
     #[test]
@@ -166,12 +177,18 @@ mod tests {
         let exact = "12345678901234567890.000000000000000001";
         assert_eq!(scalar(Scalar::Numeric(exact.into())), json!(exact));
         assert_eq!(scalar(Scalar::Numeric("NaN".into())), json!("NaN"));
-        assert_eq!(scalar(Scalar::Numeric("-Infinity".into())), json!("-Infinity"));
+        assert_eq!(
+            scalar(Scalar::Numeric("-Infinity".into())),
+            json!("-Infinity")
+        );
     }
 
     #[test]
     fn text_uuid_other_are_strings() {
-        assert_eq!(scalar(Scalar::Text("héllo \"x\"".into())), json!("héllo \"x\""));
+        assert_eq!(
+            scalar(Scalar::Text("héllo \"x\"".into())),
+            json!("héllo \"x\"")
+        );
         let uuid = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11";
         assert_eq!(scalar(Scalar::Uuid(uuid.into())), json!(uuid));
         assert_eq!(scalar(Scalar::Other("(1,2)".into())), json!("(1,2)"));
@@ -197,15 +214,36 @@ mod tests {
 
     #[test]
     fn date_and_time_values() {
-        let date = Date { year: 2024, month: 2, day: 29 };
+        let date = Date {
+            year: 2024,
+            month: 2,
+            day: 29,
+        };
         assert_eq!(scalar(Scalar::Date(date)), json!("2024-02-29"));
-        let time = Time { hour: 1, minute: 2, second: 3, microsecond: 4 };
+        let time = Time {
+            hour: 1,
+            minute: 2,
+            second: 3,
+            microsecond: 4,
+        };
         assert_eq!(scalar(Scalar::Time(time)), json!("01:02:03.000004"));
         let timestamp = Datetime {
-            date: Date { year: 1999, month: 12, day: 31 },
-            time: Time { hour: 23, minute: 59, second: 59, microsecond: 0 },
+            date: Date {
+                year: 1999,
+                month: 12,
+                day: 31,
+            },
+            time: Time {
+                hour: 23,
+                minute: 59,
+                second: 59,
+                microsecond: 0,
+            },
         };
-        assert_eq!(scalar(Scalar::Timestamp(timestamp)), json!("1999-12-31T23:59:59"));
+        assert_eq!(
+            scalar(Scalar::Timestamp(timestamp)),
+            json!("1999-12-31T23:59:59")
+        );
         assert_eq!(
             scalar(Scalar::Timestamptz(1_000_000)),
             json!("1970-01-01T00:00:01.000000Z")
@@ -214,7 +252,11 @@ mod tests {
 
     #[test]
     fn interval_is_iso_duration() {
-        let interval = Interval { months: 0, days: 1, microseconds: 3_600_000_000 };
+        let interval = Interval {
+            months: 0,
+            days: 1,
+            microseconds: 3_600_000_000,
+        };
         assert_eq!(scalar(Scalar::Interval(interval)), json!("P1DT1H"));
     }
 
@@ -231,25 +273,46 @@ mod tests {
     fn rows_become_objects() {
         let row_set = RowSet {
             columns: vec![
-                Column { name: "id".into(), type_name: "int8".into(), type_oid: 20 },
-                Column { name: "phone".into(), type_name: "text".into(), type_oid: 25 },
+                Column {
+                    name: "id".into(),
+                    type_name: "int8".into(),
+                    type_oid: 20,
+                },
+                Column {
+                    name: "phone".into(),
+                    type_name: "text".into(),
+                    type_oid: 25,
+                },
             ],
             rows: vec![
                 vec![Value::Scalar(Scalar::Int64(1)), Value::Scalar(Scalar::Null)],
-                vec![Value::Scalar(Scalar::Int64(2)), Value::Scalar(Scalar::Text("5".into()))],
+                vec![
+                    Value::Scalar(Scalar::Int64(2)),
+                    Value::Scalar(Scalar::Text("5".into())),
+                ],
             ],
         };
         assert_eq!(
             rows_to_json(&row_set),
-            vec![json!({"id": 1, "phone": null}), json!({"id": 2, "phone": "5"})]
+            vec![
+                json!({"id": 1, "phone": null}),
+                json!({"id": 2, "phone": "5"})
+            ]
         );
     }
 
     #[test]
     fn short_rows_do_not_panic() {
         let row_set = RowSet {
-            columns: vec![Column { name: "a".into(), type_name: "int4".into(), type_oid: 23 }],
-            rows: vec![vec![], vec![Value::Scalar(Scalar::Int32(1)), Value::Scalar(Scalar::Null)]],
+            columns: vec![Column {
+                name: "a".into(),
+                type_name: "int4".into(),
+                type_oid: 23,
+            }],
+            rows: vec![
+                vec![],
+                vec![Value::Scalar(Scalar::Int32(1)), Value::Scalar(Scalar::Null)],
+            ],
         };
         assert_eq!(rows_to_json(&row_set), vec![json!({}), json!({"a": 1})]);
     }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde_json::{Value as Json, json};
 use support::{Api, header, json_body, problem_detail};
 
-/// Ids of the five sample clients in `schema.sql`, in insertion order.
+/// Number of sample clients that `schema.sql` inserts.
 const SAMPLE_COUNT: usize = 5;
 
 fn ids(page: &Json) -> Vec<i64> {
@@ -101,15 +101,30 @@ async fn create_replace_delete_round_trip() {
             }),
         )
         .await;
-    assert_eq!(created.status(), 201, "{}", String::from_utf8_lossy(created.body()));
+    assert_eq!(
+        created.status(),
+        201,
+        "{}",
+        String::from_utf8_lossy(created.body())
+    );
     let client = json_body(&created);
     let id = client["id"].as_i64().expect("new id");
-    let location = header(&created, "location").expect("Location header").to_string();
+    let location = header(&created, "location")
+        .expect("Location header")
+        .to_string();
     assert_eq!(location, format!("/api/clients/{id}"));
     assert_eq!(client["email"], "new.client@example.com");
     assert_eq!(client["attributes"], json!({"tier": "trial", "seats": 3}));
-    let created_at = client["created_at"].as_str().expect("created_at").to_string();
-    assert!(created_at.ends_with('Z') && created_at.len() == 27, "{created_at}");
+    let created_at = client["created_at"]
+        .as_str()
+        .expect("created_at")
+        .to_string();
+    assert!(created_at.ends_with('Z'), "{created_at}");
+    assert_eq!(
+        created_at.len(),
+        "2024-01-01T00:00:00.000000Z".len(),
+        "{created_at}"
+    );
 
     let fetched = api.send("GET", &location).await;
     assert_eq!(fetched.status(), 200);
@@ -122,7 +137,12 @@ async fn create_replace_delete_round_trip() {
             &json!({"email": "renamed@example.com", "name": "Renamed"}),
         )
         .await;
-    assert_eq!(replaced.status(), 200, "{}", String::from_utf8_lossy(replaced.body()));
+    assert_eq!(
+        replaced.status(),
+        200,
+        "{}",
+        String::from_utf8_lossy(replaced.body())
+    );
     assert_eq!(
         json_body(&replaced),
         json!({
@@ -154,9 +174,12 @@ async fn health_reports_database_and_expiry() {
     let health = json_body(&response);
     assert_eq!(health["status"], "ok");
     assert_eq!(health["database"], "ok");
-    let expires = health["token_expires_on"].as_str().expect("token_expires_on");
+    let expires = health["token_expires_on"]
+        .as_str()
+        .expect("token_expires_on");
     assert_eq!(expires.len(), 20, "{expires}");
-    assert!(expires.ends_with('Z') && expires.as_bytes()[10] == b'T', "{expires}");
+    assert!(expires.ends_with('Z'), "{expires}");
+    assert_eq!(expires.as_bytes()[10], b'T', "{expires}");
     assert_eq!(health.as_object().unwrap().len(), 3, "{health}");
 }
 
@@ -164,17 +187,30 @@ async fn health_reports_database_and_expiry() {
 async fn refresh_summary_counts_clients() {
     let api = Api::start().await;
     let created = api
-        .send_json("POST", "/api/clients", &json!({"email": "z@example.com", "name": "Z"}))
+        .send_json(
+            "POST",
+            "/api/clients",
+            &json!({"email": "z@example.com", "name": "Z"}),
+        )
         .await;
     assert_eq!(created.status(), 201);
     let newest = json_body(&created)["created_at"].clone();
 
     let response = api.send("POST", "/internal/jobs/refresh-summary").await;
-    assert_eq!(response.status(), 200, "{}", String::from_utf8_lossy(response.body()));
+    assert_eq!(
+        response.status(),
+        200,
+        "{}",
+        String::from_utf8_lossy(response.body())
+    );
     let summary = json_body(&response);
     assert_eq!(summary["total"], SAMPLE_COUNT as i64 + 1);
     assert_eq!(summary["newest_created_at"], newest);
-    assert!(summary["refreshed_at"].as_str().is_some_and(|text| text.ends_with('Z')));
+    assert!(
+        summary["refreshed_at"]
+            .as_str()
+            .is_some_and(|text| text.ends_with('Z'))
+    );
 
     let stored = api
         .cluster
@@ -196,31 +232,56 @@ async fn bad_input_is_400() {
     assert!(detail.contains("after `zzz`"), "{detail}");
     let detail = problem_detail(&api.send("GET", "/api/clients/abc").await, 400);
     assert!(detail.contains("`abc`"), "{detail}");
-    let detail = problem_detail(&api.send("GET", "/api/clients/99999999999999999999").await, 400);
+    let detail = problem_detail(
+        &api.send("GET", "/api/clients/99999999999999999999").await,
+        400,
+    );
     assert!(detail.contains("`99999999999999999999`"), "{detail}");
 
     let invalid = api
-        .send_body("POST", "/api/clients", Some("application/json"), Bytes::from_static(b"{\"email\":"))
+        .send_body(
+            "POST",
+            "/api/clients",
+            Some("application/json"),
+            Bytes::from_static(b"{\"email\":"),
+        )
         .await;
     assert!(problem_detail(&invalid, 400).starts_with("request body is not valid JSON"));
 
     let not_utf8 = api
-        .send_body("POST", "/api/clients", Some("application/json"), Bytes::from_static(b"\xff\xfe"))
+        .send_body(
+            "POST",
+            "/api/clients",
+            Some("application/json"),
+            Bytes::from_static(b"\xff\xfe"),
+        )
         .await;
     problem_detail(&not_utf8, 400);
 
     let unknown = api
-        .send_json("POST", "/api/clients", &json!({"email": "a@x", "name": "A", "vip": true}))
+        .send_json(
+            "POST",
+            "/api/clients",
+            &json!({"email": "a@x", "name": "A", "vip": true}),
+        )
         .await;
     assert!(problem_detail(&unknown, 400).contains("unknown field `vip`"));
 
     let bad_email = api
-        .send_json("POST", "/api/clients", &json!({"email": "no-at-sign", "name": "A"}))
+        .send_json(
+            "POST",
+            "/api/clients",
+            &json!({"email": "no-at-sign", "name": "A"}),
+        )
         .await;
     assert!(problem_detail(&bad_email, 400).contains("`no-at-sign`"));
 
     let bad_attributes = api
-        .send_json("PUT", "/api/clients/1", &json!({"email": "a@x", "name": "A", "attributes": [1]}))
+        .send_json(
+            "PUT",
+            "/api/clients/1",
+            &json!({"email": "a@x", "name": "A", "attributes": [1]}),
+        )
         .await;
     assert!(problem_detail(&bad_attributes, 400).contains("`attributes`"));
 }
@@ -270,7 +331,10 @@ async fn duplicate_email_is_409() {
             &json!({"email": "lukas.meyer@example.org", "name": "Ana"}),
         )
         .await;
-    assert_eq!(problem_detail(&response, 409), "a client with this email already exists");
+    assert_eq!(
+        problem_detail(&response, 409),
+        "a client with this email already exists"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,14 +366,25 @@ async fn wrong_password_is_503_without_secrets() {
     let wrong = "eyJ.wrong-token-for-this-role.sig";
     let api = Api::start_with_token(wrong).await;
 
-    for (method, path) in [("GET", "/api/health"), ("GET", "/api/clients"), ("DELETE", "/api/clients/1")] {
+    for (method, path) in [
+        ("GET", "/api/health"),
+        ("GET", "/api/clients"),
+        ("DELETE", "/api/clients/1"),
+    ] {
         let response = api.send(method, path).await;
         let detail = problem_detail(&response, 503);
-        assert_eq!(header(&response, "retry-after"), Some("5"), "{method} {path}");
+        assert_eq!(
+            header(&response, "retry-after"),
+            Some("5"),
+            "{method} {path}"
+        );
         assert!(detail.contains("28P01"), "{detail}");
 
         let text = String::from_utf8_lossy(response.body());
         assert!(!text.contains(wrong), "the presented token leaked: {text}");
-        assert!(!text.contains(support::TOKEN), "the role's password leaked: {text}");
+        assert!(
+            !text.contains(support::TOKEN),
+            "the role's password leaked: {text}"
+        );
     }
 }

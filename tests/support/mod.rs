@@ -72,7 +72,9 @@ impl Api {
             allowed_db_hosts: vec![format!("{}:{}", cluster.host(), cluster.port())],
             ..HostConfig::default()
         };
-        let tokens = Arc::new(StaticTokenProvider::new(StaticToken::Value(Secret::new(token))));
+        let tokens = Arc::new(StaticTokenProvider::new(StaticToken::Value(Secret::new(
+            token,
+        ))));
         let host = Host::new(config, tokens).expect("load the component into the host");
 
         Api { cluster, host }
@@ -85,8 +87,13 @@ impl Api {
 
     /// Sends `body` as `application/json`.
     pub async fn send_json(&self, method: &str, path: &str, body: &Json) -> Response<Bytes> {
-        self.send_body(method, path, Some("application/json"), Bytes::from(body.to_string()))
-            .await
+        self.send_body(
+            method,
+            path,
+            Some("application/json"),
+            Bytes::from(body.to_string()),
+        )
+        .await
     }
 
     /// Sends a request with an optional content type and a raw body.
@@ -108,7 +115,10 @@ impl Api {
 
         let response = self.host.handle(request).await;
         let text = String::from_utf8_lossy(response.body());
-        assert!(!text.contains(TOKEN), "the token leaked into a response body: {text}");
+        assert!(
+            !text.contains(TOKEN),
+            "the token leaked into a response body: {text}"
+        );
         response
     }
 }
@@ -125,7 +135,10 @@ pub fn json_body(response: &Response<Bytes>) -> Json {
 
 /// Returns a header's value as text.
 pub fn header<'r>(response: &'r Response<Bytes>, name: &str) -> Option<&'r str> {
-    response.headers().get(name).and_then(|value| value.to_str().ok())
+    response
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
 }
 
 /// Asserts an RFC 9457 problem response with `status` and returns its detail.
@@ -136,11 +149,18 @@ pub fn problem_detail(response: &Response<Bytes>, status: u16) -> String {
         "body: {}",
         String::from_utf8_lossy(response.body())
     );
-    assert_eq!(header(response, "content-type"), Some("application/problem+json"));
+    assert_eq!(
+        header(response, "content-type"),
+        Some("application/problem+json")
+    );
     let problem = json_body(response);
     assert_eq!(problem["type"], "about:blank");
     assert_eq!(problem["status"], status);
-    assert!(problem["title"].as_str().is_some_and(|title| !title.is_empty()));
+    assert!(
+        problem["title"]
+            .as_str()
+            .is_some_and(|title| !title.is_empty())
+    );
     problem["detail"]
         .as_str()
         .expect("problem has a string detail")
