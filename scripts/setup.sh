@@ -34,13 +34,18 @@ has_postgres_server() {
 }
 
 # Rust itself is installed by the developer; this script only adds the target.
-if ! command -v cargo >/dev/null 2>&1 || ! command -v rustup >/dev/null 2>&1; then
-    echo "setup.sh: cargo and rustup are required; install Rust from https://rustup.rs and run this again" >&2
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "setup.sh: cargo is required; install Rust from https://rustup.rs and run this again" >&2
     exit 1
 fi
-if ! rustup target list --installed | grep -qx 'wasm32-wasip2'; then
-    echo "setup.sh: adding the Rust target wasm32-wasip2"
-    rustup target add wasm32-wasip2
+if command -v rustup >/dev/null 2>&1; then
+    if ! rustup target list --installed | grep -qx 'wasm32-wasip2'; then
+        echo "setup.sh: adding the Rust target wasm32-wasip2"
+        rustup target add wasm32-wasip2
+    fi
+elif ! [ -d "$(rustc --print target-libdir --target wasm32-wasip2 2>/dev/null)" ]; then
+    echo "setup.sh: the Rust standard library for wasm32-wasip2 is missing and rustup is not installed; install Rust with rustup (https://rustup.rs) or add the target with your Rust distribution" >&2
+    exit 1
 fi
 
 if ! command -v cc >/dev/null 2>&1; then
