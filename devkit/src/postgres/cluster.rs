@@ -140,7 +140,7 @@ impl TestCluster {
         }
     }
 
-    /// Returns the temporary directory that holds the data directory, the log and the
+    /// Returns the temporary directory that contains the data directory, the log and the
     /// certificates.
     pub fn dir(&self) -> &Path {
         self.dir

@@ -1,9 +1,9 @@
 //! A throwaway PostgreSQL server for tests and local runs.
 //!
 //! [`TestCluster::start`] runs the system's `initdb` and `pg_ctl` in a temporary directory,
-//! as the `postgres` system user when the caller is root, and listens only on 127.0.0.1 at
-//! a free port with SCRAM-SHA-256 password authentication (optionally with TLS signed by a
-//! test CA).
+//! as the `postgres` system user when the caller is root. The server listens only on
+//! 127.0.0.1 at a free port and requires SCRAM-SHA-256 password authentication. With
+//! `tls: true` it also offers TLS with a certificate signed by a fresh test CA.
 
 mod binaries;
 mod cluster;
