@@ -316,3 +316,54 @@ fn debug_output_hides_superuser_password() {
     assert!(!text.contains(cluster.superuser_password()), "{text}");
     assert!(text.contains("<redacted>"), "{text}");
 }
+
+/// Set in the child process of `killed_owner_leaves_nothing_behind`.
+const HOLDER_ENV: &str = "KEYLESS_DEVKIT_CLUSTER_HOLDER";
+
+/// Child side of `killed_owner_leaves_nothing_behind`: starts a cluster, prints where it
+/// is, and waits to be killed. Does nothing in a normal test run.
+#[test]
+#[ignore = "run only as the child of killed_owner_leaves_nothing_behind"]
+fn cluster_holder_child() {
+    if std::env::var_os(HOLDER_ENV).is_none() {
+        return;
+    }
+    let cluster = start(false);
+    println!("HOLDER {} {}", cluster.port(), cluster.dir().display());
+    std::thread::sleep(Duration::from_secs(300));
+}
+
+#[test]
+fn killed_owner_leaves_nothing_behind() {
+    use std::io::BufRead;
+
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "cluster_holder_child", "--ignored", "--nocapture"])
+        .env(HOLDER_ENV, "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let line = stdout
+        .lines()
+        .map(|line| line.unwrap())
+        .find(|line| line.starts_with("HOLDER "))
+        .expect("the child prints the cluster's port and directory");
+    let mut fields = line.split(' ').skip(1);
+    let port: u16 = fields.next().unwrap().parse().unwrap();
+    let dir = std::path::PathBuf::from(fields.next().unwrap());
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while dir.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!dir.exists(), "{} still exists after its owner was killed", dir.display());
+    let refused = std::net::TcpStream::connect(("127.0.0.1", port));
+    assert!(refused.is_err(), "the server on port {port} outlived its owner");
+}

@@ -14,6 +14,7 @@ use super::config;
 use super::port::free_loopback_port;
 use super::server_user::ServerUser;
 use super::tls::{self, TlsFiles};
+use super::watchdog::Watchdog;
 
 /// How many ports to try when another process takes the chosen port first.
 const PORT_ATTEMPTS: usize = 8;
@@ -47,6 +48,8 @@ pub struct TestCluster {
     tls: Option<TlsFiles>,
     binaries: PgBinaries,
     server_user: ServerUser,
+    /// Stops the server if this process dies without dropping the cluster.
+    watchdog: Option<Watchdog>,
 }
 
 impl TestCluster {
@@ -86,6 +89,7 @@ impl TestCluster {
         let settings = config::server_settings(tls.as_ref(), &options.settings);
         config::write_config(&data_dir, &settings)?;
 
+        let watchdog = Watchdog::spawn(&server_user, &binaries.pg_ctl, &data_dir, dir.path())?;
         let mut cluster = TestCluster {
             dir: Some(dir),
             data_dir,
@@ -96,6 +100,7 @@ impl TestCluster {
             tls,
             binaries,
             server_user,
+            watchdog: Some(watchdog),
         };
         cluster.start_on_free_port()?;
         Ok(cluster)
@@ -260,6 +265,10 @@ impl TestCluster {
 
 impl Drop for TestCluster {
     fn drop(&mut self) {
+        // Disarm first so the helper cannot race the stop and the removal below.
+        if let Some(watchdog) = self.watchdog.take() {
+            watchdog.disarm();
+        }
         if self.port != 0 {
             self.stop_immediately();
         }

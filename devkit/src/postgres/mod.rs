@@ -12,6 +12,7 @@ mod port;
 mod server_user;
 mod sql;
 mod tls;
+mod watchdog;
 
 pub use binaries::{BINDIR_ENV, PgBinaries};
 pub use cluster::{ClusterOptions, TestCluster, random_password};

@@ -4,7 +4,7 @@
 //! containers) it runs them as the `postgres` system user through `runuser`, creating that
 //! user when it is missing. Otherwise it runs them as the current user.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
@@ -41,22 +41,27 @@ impl ServerUser {
     /// `PG*` variable removed from its environment so the caller's `PGHOST`, `PGPORT` or
     /// `PGDATA` cannot redirect it.
     pub fn command(&self, program: impl AsRef<OsStr>, working_dir: &Path) -> Command {
-        let mut command = match &self.switch_to {
-            Some((name, _, _)) => {
-                let mut command = Command::new("runuser");
-                command.args(["-u", name, "--"]).arg(program);
-                command
-            }
-            None => Command::new(program),
-        };
-
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("PG") {
-                command.env_remove(name);
-            }
-        }
+        let argv = self.argv(program);
+        let mut command = Command::new(&argv[0]);
+        command.args(&argv[1..]);
+        remove_pg_variables(&mut command);
         command.current_dir(working_dir);
         command
+    }
+
+    /// Returns the argument vector that runs `program` as the server user: `runuser -u
+    /// <user> -- <program>` when switching users, otherwise just `program`.
+    pub fn argv(&self, program: impl AsRef<OsStr>) -> Vec<OsString> {
+        match &self.switch_to {
+            Some((name, _, _)) => vec![
+                "runuser".into(),
+                "-u".into(),
+                name.into(),
+                "--".into(),
+                program.as_ref().to_owned(),
+            ],
+            None => vec![program.as_ref().to_owned()],
+        }
     }
 
     /// Gives the server user ownership of `path` and sets its permission bits to `mode`.
@@ -69,6 +74,15 @@ impl ServerUser {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
             .with_context(|| format!("failed to set mode {mode:o} on {}", path.display()))?;
         Ok(())
+    }
+}
+
+/// Removes every `PG*` variable from the environment `command` inherits.
+pub fn remove_pg_variables(command: &mut Command) {
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("PG") {
+            command.env_remove(name);
+        }
     }
 }
 
