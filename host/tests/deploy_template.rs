@@ -514,6 +514,7 @@ fn settings_example_lists_host_variables() {
     );
 
     // Every variable the handler's options read must be listed, as a value or in the notes.
+    // The Functions host sets FUNCTIONS_CUSTOMHANDLER_PORT itself; the notes say so.
     for variable in host_option_variables() {
         assert!(
             values.contains_key(&variable) || notes.contains(&variable),
@@ -522,28 +523,28 @@ fn settings_example_lists_host_variables() {
     }
 }
 
-/// Collects the `env = "NAME"` attributes of the handler's clap options.
+/// Collects the environment variables that `handler --help` lists (`[env: NAME=...]`).
 fn host_option_variables() -> BTreeSet<String> {
-    let mut variables = BTreeSet::new();
-    let mut pending = vec![repo_root().join("host/src")];
-    while let Some(path) = pending.pop() {
-        if path.is_dir() {
-            pending.extend(
-                fs::read_dir(&path)
-                    .unwrap()
-                    .map(|entry| entry.unwrap().path()),
-            );
-            continue;
-        }
-        if path.extension().is_none_or(|ext| ext != "rs") {
-            continue;
-        }
-        let text = fs::read_to_string(&path).unwrap();
-        for piece in text.split("env = \"").skip(1) {
-            if let Some(end) = piece.find('"') {
-                variables.insert(piece[..end].to_string());
-            }
-        }
-    }
+    let output = Command::new(env!("CARGO_BIN_EXE_handler"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "handler --help failed");
+    let help = String::from_utf8(output.stdout).unwrap();
+
+    let variables: BTreeSet<String> = help
+        .split("env: ")
+        .skip(1)
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect()
+        })
+        .filter(|name: &String| !name.is_empty())
+        .collect();
+    assert!(
+        variables.contains("KEYLESS_TOKEN_SOURCE"),
+        "unexpected handler --help output: {help}"
+    );
     variables
 }
