@@ -514,7 +514,7 @@ fn settings_example_lists_host_variables() {
     );
 
     // Every variable the handler's options read must be listed, as a value or in the notes.
-    // The Functions host sets FUNCTIONS_CUSTOMHANDLER_PORT itself; the notes say so.
+    // FUNCTIONS_CUSTOMHANDLER_PORT, which the Functions host sets, appears in the notes.
     for variable in host_option_variables() {
         assert!(
             values.contains_key(&variable) || notes.contains(&variable),

@@ -87,6 +87,7 @@ fn query_object_builds_query_string() {
     assert_eq!(pairs, ["after=a%20b", "limit=5"]);
     assert_eq!(request.headers()["accept"], "application/json");
     assert!(request.body().is_empty());
+    assert!(request.headers().get("content-length").is_none());
 }
 
 #[test]

@@ -120,7 +120,11 @@ fn http_trigger_request(
     // The body was re-encoded by the Functions host, so framing headers from the original
     // request no longer describe it.
     headers.remove(TRANSFER_ENCODING);
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    if body.is_empty() {
+        headers.remove(CONTENT_LENGTH);
+    } else {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    }
 
     let mut request = Request::builder()
         .method(method)
