@@ -548,3 +548,59 @@ fn host_option_variables() -> BTreeSet<String> {
     );
     variables
 }
+
+fn read_json(relative: &str) -> Value {
+    serde_json::from_str(&fs::read_to_string(repo_root().join(relative)).unwrap()).unwrap()
+}
+
+#[test]
+fn host_json_configures_custom_handler() {
+    let host = read_json("deploy/functionapp/host.json");
+
+    assert_eq!(host["version"], "2.0");
+    assert_eq!(
+        host["customHandler"]["description"]["defaultExecutablePath"],
+        "handler"
+    );
+    assert_eq!(
+        host["customHandler"]["description"]["workingDirectory"],
+        "."
+    );
+    assert_eq!(
+        host["customHandler"]["description"]["arguments"],
+        json!(["--component", "keyless.wasm"])
+    );
+    assert_eq!(host["customHandler"]["enableForwardingHttpRequest"], true);
+    assert_eq!(host["extensions"]["http"]["routePrefix"], "api");
+    assert!(host["functionTimeout"].is_string());
+    assert!(host["logging"]["logLevel"].is_object());
+}
+
+#[test]
+fn function_json_files_declare_triggers() {
+    let clients = read_json("deploy/functionapp/clients/function.json");
+    let health = read_json("deploy/functionapp/health/function.json");
+    let refresh = read_json("deploy/functionapp/refresh-summary/function.json");
+
+    assert_eq!(clients["bindings"].as_array().unwrap().len(), 2);
+    assert_eq!(clients["bindings"][0]["type"], "httpTrigger");
+    assert_eq!(clients["bindings"][0]["route"], "clients/{*rest}");
+    assert_eq!(
+        clients["bindings"][0]["methods"],
+        json!(["get", "post", "put", "delete"])
+    );
+    assert_eq!(clients["bindings"][0]["authLevel"], "function");
+    assert_eq!(clients["bindings"][1]["type"], "http");
+    assert_eq!(clients["bindings"][1]["direction"], "out");
+
+    assert_eq!(health["bindings"].as_array().unwrap().len(), 2);
+    assert_eq!(health["bindings"][0]["route"], "health");
+    assert_eq!(health["bindings"][0]["authLevel"], "anonymous");
+    assert_eq!(health["bindings"][1]["type"], "http");
+
+    let timer = &refresh["bindings"][0];
+    assert_eq!(refresh["bindings"].as_array().unwrap().len(), 1);
+    assert_eq!(timer["type"], "timerTrigger");
+    assert_eq!(timer["schedule"], "0 0 2 * * *");
+    assert_eq!(timer["runOnStartup"], false);
+}
