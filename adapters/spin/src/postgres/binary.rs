@@ -77,7 +77,7 @@ fn decode_scalar(type_name: &str, bytes: &[u8]) -> Result<Scalar, String> {
 
 /// Reads a value whose binary form is its text, or explains why it cannot.
 fn text_fallback(type_name: &str, bytes: &[u8]) -> Result<Scalar, String> {
-    let cast_hint = format!("cast the column to text in SQL (column::text) to read it under Spin");
+    let cast_hint = "cast the column to text in SQL (column::text) to read it under Spin";
     if NON_TEXT_TYPES.contains(&type_name) {
         return Err(format!("values of type {type_name} cannot be converted under Spin 4.0; {cast_hint}"));
     }

@@ -19,7 +19,7 @@ pub fn column_from_spin(name: String, data_type: &DbDataType) -> Column {
     }
 }
 
-/// The PostgreSQL type name for a Spin data type.
+/// Returns the PostgreSQL type name for a Spin data type.
 pub fn type_name(data_type: &DbDataType) -> String {
     let name = match data_type {
         DbDataType::Boolean => "bool",
@@ -53,8 +53,9 @@ pub fn type_name(data_type: &DbDataType) -> String {
     name.to_owned()
 }
 
-/// The fixed OID of a built-in type (`pg_type.oid`, stable across PostgreSQL versions),
-/// or `None` for a type created in the database, whose OID Spin does not report.
+/// Returns the fixed OID of a built-in type (`pg_type.oid`, stable across PostgreSQL
+/// versions), or `None` for a type created in the database because Spin does not report
+/// its OID.
 pub fn builtin_oid(type_name: &str) -> Option<u32> {
     let oid = match type_name {
         "bool" => 16,

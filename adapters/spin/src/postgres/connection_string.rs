@@ -32,12 +32,12 @@ pub fn connection_string(options: &ConnectOptions) -> Result<String, Error> {
 /// Maps our TLS policy onto tokio-postgres's `sslmode` as Spin 4.0 applies it.
 ///
 /// Spin 4.0 (crates/factor-outbound-pg, `create_connection_pool`) uses no TLS for
-/// `disable` and otherwise a native-tls connector built with default settings, which
-/// verifies the certificate chain against the system's root store (OpenSSL on Linux, so
-/// `SSL_CERT_FILE` and `SSL_CERT_DIR` apply) and checks the host name. Spin's `require`
-/// is therefore our `verify-full`. Spin has no way to skip verification, so our
-/// `require` is sent as Spin's `require` too: it is stricter than asked and fails against
-/// a certificate that the system roots do not trust, rather than being weakened.
+/// `disable`. For every other mode it uses a native-tls connector with default settings.
+/// That connector verifies the certificate chain against the system's root store and
+/// checks the host name. On Linux the store is OpenSSL's, so `SSL_CERT_FILE` and
+/// `SSL_CERT_DIR` apply. Spin's `require` is therefore our `verify-full`. Spin cannot
+/// skip verification, so our `require` is sent as Spin's `require` too. That is stricter
+/// than requested: it fails against a certificate that the system roots do not trust.
 pub fn spin_ssl_mode(mode: SslMode) -> &'static str {
     match mode {
         SslMode::Disable => "disable",

@@ -12,7 +12,7 @@
 use super::spin::{DbError as SpinDbError, PgError, QueryError};
 use super::wit::{DbError, Error, SslMode};
 
-/// What the adapter knows about the connection an error belongs to.
+/// Details of the connection an error belongs to.
 pub struct ErrorContext<'a> {
     /// `host:port` of the server.
     pub address: String,
@@ -80,13 +80,13 @@ fn connection_failed(text: &str, context: &ErrorContext<'_>) -> Error {
         ));
     }
 
-    if let Some(server_error) = server_error_in_text(text) {
-        if let Some(code) = login_failure_code(&server_error.message) {
-            return Error::AuthenticationFailed(DbError {
-                code: code.to_owned(),
-                ..server_error
-            });
-        }
+    if let Some(server_error) = server_error_in_text(text)
+        && let Some(code) = login_failure_code(&server_error.message)
+    {
+        return Error::AuthenticationFailed(DbError {
+            code: code.to_owned(),
+            ..server_error
+        });
     }
 
     let mut message = format!("connecting to {} through Spin failed: {text}", context.address);

@@ -150,8 +150,8 @@ fn array_to_spin(elements: &[Scalar]) -> Result<ParameterValue, String> {
     Ok(converted)
 }
 
-/// Finds the one element kind of an array. An empty or all-NULL array is sent as a text
-/// array because nothing says otherwise.
+/// Finds the one element kind of an array. An empty or all-NULL array carries no element
+/// type, so it is sent as a text array.
 // NOTE: an empty or all-NULL array therefore binds only to `text[]`, `varchar[]` and
 // `bpchar[]` placeholders under Spin.
 fn array_kind(elements: &[Scalar]) -> Result<ArrayKind, String> {
@@ -181,7 +181,7 @@ fn array_kind(elements: &[Scalar]) -> Result<ArrayKind, String> {
     Ok(found.unwrap_or(ArrayKind::Text))
 }
 
-/// The name of a scalar's variant as written in the WIT.
+/// Returns the name of a scalar's variant as written in the WIT.
 pub fn scalar_kind(scalar: &Scalar) -> &'static str {
     match scalar {
         Scalar::Null => "null",

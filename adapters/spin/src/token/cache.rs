@@ -1,8 +1,8 @@
 //! Tokens kept for the life of one component instance.
 //!
 //! Spin 4.0 creates a fresh instance for each HTTP request, so a token cached here is
-//! reused only by later calls within the same request. Each request therefore asks the
-//! identity endpoint again; on App Service that endpoint is local to the machine and
+//! reused only by later calls within the same request. Each request therefore calls the
+//! identity endpoint again. On App Service that endpoint runs on the same machine and
 //! caches tokens itself.
 
 use super::wit::AccessToken;
@@ -28,12 +28,12 @@ impl CachedToken {
         halfway.min(self.token.expires_on.saturating_sub(REFRESH_MARGIN_SECONDS))
     }
 
-    /// Whether the token can be used without asking the endpoint.
+    /// Checks whether the token can be used without calling the endpoint.
     pub fn is_fresh(&self, now: u64) -> bool {
         now < self.refresh_at()
     }
 
-    /// Whether the token is still accepted by the server, used when a refresh fails.
+    /// Checks whether the token has not expired yet, which matters when a refresh fails.
     pub fn is_valid(&self, now: u64) -> bool {
         now < self.token.expires_on
     }
@@ -46,7 +46,7 @@ pub struct TokenCache {
 }
 
 impl TokenCache {
-    /// The token cached for `scopes`, if any.
+    /// Returns the token cached for `scopes`, if any.
     pub fn get(&self, scopes: &[String]) -> Option<&CachedToken> {
         self.entries.iter().find(|(key, _)| key == scopes).map(|(_, cached)| cached)
     }

@@ -19,7 +19,7 @@ pub const IDENTITY_HEADER: &str = "identity_header";
 /// The client ID of a user-assigned identity; empty for the system-assigned identity.
 pub const IDENTITY_CLIENT_ID: &str = "identity_client_id";
 
-/// Where tokens come from.
+/// The source of tokens.
 pub enum TokenSource {
     /// One fixed token or password for every scope.
     Static {

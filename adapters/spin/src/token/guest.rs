@@ -10,8 +10,8 @@ use super::reply::{DEFAULT_RETRY_AFTER_SECONDS, request_url, scopes_to_resource,
 use super::wit::{AccessToken, Guest, TokenError, UnavailableError};
 use crate::Adapter;
 
-/// Reported expiry of a static token: it has none, so callers are told one hour, as the
-/// custom-handler host does.
+/// Lifetime reported for a static token. The token has no known expiry, so one hour is
+/// reported, as the custom-handler host does.
 const STATIC_TOKEN_LIFETIME_SECONDS: u64 = 3600;
 
 thread_local! {
@@ -36,7 +36,7 @@ impl Guest for Adapter {
     }
 }
 
-/// Returns a cached token while it is fresh, otherwise fetches one; when the fetch fails
+/// Returns a cached token while it is fresh and fetches one otherwise. When the fetch fails
 /// and the cached token has not expired, the cached token is returned.
 fn app_service_token(
     scopes: &[String],
@@ -46,10 +46,10 @@ fn app_service_token(
     now: u64,
 ) -> Result<AccessToken, TokenError> {
     let cached = CACHE.with_borrow(|cache| cache.get(scopes).cloned());
-    if let Some(cached) = &cached {
-        if cached.is_fresh(now) {
-            return Ok(cached.token.clone());
-        }
+    if let Some(cached) = &cached
+        && cached.is_fresh(now)
+    {
+        return Ok(cached.token.clone());
     }
 
     match fetch(scopes, endpoint, header, client_id, now) {
@@ -81,7 +81,7 @@ fn fetch(
     let request = spin_sdk::http::Request::get(url)
         .header("X-IDENTITY-HEADER", header)
         .build();
-    // NOTE: spin-sdk 5.2's `send` sets no timeout, so a hanging endpoint holds the request
+    // NOTE: spin-sdk 5.2's `send` sets no timeout, so a hanging endpoint blocks the request
     // until Spin's own limits end it.
     let response: spin_sdk::http::Response =
         spin_sdk::http::run(spin_sdk::http::send(request)).map_err(|error| {

@@ -3,8 +3,8 @@
 //!
 //! The request is `GET <IDENTITY_ENDPOINT>?resource=<uri>&api-version=2019-08-01` with
 //! header `X-IDENTITY-HEADER`. A successful reply is JSON with `access_token` and
-//! `expires_on` in epoch seconds, which App Service sends as a string and some emulators
-//! as a number; both are accepted.
+//! `expires_on` in epoch seconds. App Service sends `expires_on` as a string and some
+//! emulators send a number, so both are accepted.
 
 use serde_json::Value;
 
@@ -14,7 +14,7 @@ use super::wit::{AccessToken, TokenError, UnavailableError};
 pub const API_VERSION: &str = "2019-08-01";
 /// Seconds to wait before retrying when the endpoint gives no `Retry-After`.
 pub const DEFAULT_RETRY_AFTER_SECONDS: u32 = 5;
-/// Longest piece of an error reply copied into a message.
+/// Maximum number of characters of an error reply copied into a message.
 const MAX_DETAIL_CHARS: usize = 300;
 
 /// Turns a scope list into the one `resource` the endpoint takes.
@@ -60,11 +60,11 @@ pub fn percent_encode(text: &str) -> String {
     encoded
 }
 
-/// Classifies an HTTP reply. `retry_after` is the `Retry-After` header, if any; `now` is
-/// Unix seconds.
+/// Classifies an HTTP reply. `retry_after` is the `Retry-After` header, if any, and `now`
+/// is Unix seconds.
 ///
-/// 404, 410, 429 and 5xx are temporary (App Service answers 404 or 410 while the identity
-/// is being set up); other 4xx mean the request itself is refused.
+/// 404, 410, 429 and 5xx are temporary because App Service returns 404 or 410 while the
+/// identity is being set up. Other 4xx mean the request itself is rejected.
 pub fn token_from_reply(status: u16, retry_after: Option<&str>, body: &[u8], now: u64) -> Result<AccessToken, TokenError> {
     match status {
         200 => parse_token(body, now),
@@ -126,7 +126,7 @@ pub fn parse_epoch_seconds(value: &Value) -> Option<u64> {
     }
 }
 
-/// The `error` and `error_description` (or `message`) of an error reply, shortened.
+/// Extracts `error` and `error_description` (or `message`) from an error reply, shortened.
 fn error_detail(body: &[u8]) -> String {
     let Ok(reply) = serde_json::from_slice::<Value>(body) else {
         return String::new();
