@@ -145,16 +145,34 @@ fn mentions_certificate(text: &str) -> bool {
 }
 
 /// Classifies errors that Spin reports without a server error: tokio-postgres's
-/// `error serializing parameter N` is a parameter of the wrong type, and a closed or
-/// broken connection is a connection failure.
+/// `error serializing parameter N` is a parameter of the wrong type, `error deserializing
+/// column N` is a result Spin could not convert, and a closed or broken connection is a
+/// connection failure.
 fn query_text_error(text: String) -> Error {
     if text.contains("error serializing parameter") {
         Error::BadParameter(text)
+    } else if text.contains("error deserializing column") {
+        Error::ValueConversionFailed(result_conversion_message(text))
     } else if text.contains("connection closed") || text.contains("error communicating with the server") {
         Error::ConnectionFailed(text)
     } else {
         Error::Other(text)
     }
+}
+
+/// Explains a result that Spin could not convert. The statement has already run at that
+/// point, so an `insert ... returning` has inserted its row.
+fn result_conversion_message(text: String) -> String {
+    let mut message = format!("Spin could not convert a result column after the statement ran: {text}");
+    // Spin 4.0 reads timestamptz columns as chrono::NaiveDateTime, which tokio-postgres
+    // accepts only for timestamp, so every timestamptz column fails, NULL included.
+    if text.contains("timestamptz") {
+        message.push_str(
+            "; Spin 4.0 cannot return timestamptz columns, so select them converted, for \
+             example `created_at at time zone 'UTC'` (a timestamp) or `created_at::text`",
+        );
+    }
+    message
 }
 
 /// Removes the password from text; a token must never reach a log or a response.
@@ -250,6 +268,18 @@ mod tests {
         };
         assert!(!message.contains(password), "{message}");
         assert!(message.contains(REDACTED), "{message}");
+    }
+
+    #[test]
+    fn timestamptz_result_explains_workaround() {
+        let text = "error deserializing column 4\n\nCaused by:\n    cannot convert between the Rust type \
+                    `chrono::naive::datetime::NaiveDateTime` and the Postgres type `timestamptz`";
+        let error = error_from_spin(PgError::QueryFailed(QueryError::Text(text.into())), "pw");
+        let Error::ValueConversionFailed(message) = error else {
+            panic!("expected value-conversion-failed, got {error:?}");
+        };
+        assert!(message.contains("error deserializing column 4"), "{message}");
+        assert!(message.contains("at time zone 'UTC'"), "{message}");
     }
 
     #[test]
