@@ -299,3 +299,41 @@ async fn rejected_foreign_password_ignored() {
     assert!(outcome.is_none());
     assert_eq!(emulator.calls(), 1);
 }
+
+#[tokio::test]
+async fn rejected_token_kept_when_endpoint_fails() {
+    let emulator = emulator(Duration::from_secs(3600)).await;
+    let (provider, _header) = app_service_provider(&emulator);
+    let first = provider.get_token(&scopes()).await.unwrap();
+    for _ in 0..20 {
+        emulator.push_failure(Failure::server_error());
+    }
+
+    let replacement = provider.refresh_rejected(&first.token).await;
+    let still_cached = provider.get_token(&scopes()).await;
+
+    assert!(replacement.is_none());
+    assert_eq!(still_cached.unwrap().token, first.token);
+}
+
+#[tokio::test]
+async fn rejected_token_refreshed_after_outage() {
+    let emulator = emulator(Duration::from_secs(3600)).await;
+    let (provider, _header) = app_service_provider(&emulator);
+    let first = provider.get_token(&scopes()).await.unwrap();
+    for _ in 0..20 {
+        emulator.push_failure(Failure::server_error());
+    }
+    assert!(provider.refresh_rejected(&first.token).await.is_none());
+    emulator.clear_failures();
+
+    // The failed replacement marks the token for refresh once the failure's retry-after
+    // (1 s) has passed; before that the rejected token is still served.
+    let before_retry = provider.get_token(&scopes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let after_retry = provider.get_token(&scopes()).await.unwrap();
+
+    assert_eq!(before_retry.token, first.token);
+    assert_ne!(after_retry.token, first.token);
+    assert_eq!(after_retry.token.expose(), emulator.issued().last().unwrap().token);
+}

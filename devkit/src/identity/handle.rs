@@ -13,6 +13,8 @@ pub struct EmulatorHandle {
     pub(crate) addr: SocketAddr,
     pub(crate) shared: Arc<Shared>,
     pub(crate) server: tokio::task::JoinHandle<()>,
+    /// Stops the runtime thread of [`super::start_in_background`] when sent or dropped.
+    pub(crate) background: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl EmulatorHandle {
@@ -99,6 +101,11 @@ impl EmulatorHandle {
         lock(&self.shared.failures).push_back(failure);
     }
 
+    /// Removes every queued failure.
+    pub fn clear_failures(&self) {
+        lock(&self.shared.failures).clear();
+    }
+
     /// The number of queued failures not yet used.
     pub fn pending_failures(&self) -> usize {
         lock(&self.shared.failures).len()
@@ -108,6 +115,9 @@ impl EmulatorHandle {
 impl Drop for EmulatorHandle {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(stop) = self.background.take() {
+            let _ = stop.send(());
+        }
     }
 }
 

@@ -64,7 +64,51 @@ pub async fn start(config: EmulatorConfig) -> anyhow::Result<EmulatorHandle> {
         addr,
         shared,
         server,
+        background: None,
     })
+}
+
+/// Starts the emulator on a thread with its own Tokio runtime and returns once it accepts
+/// connections. The issue hook runs on that runtime too.
+///
+/// A real identity endpoint is another process, so a busy test runtime does not slow its
+/// replies. With [`start`] on the test's runtime, CPU-heavy work such as WebAssembly
+/// requests can delay the emulator past a client's timeout. Dropping the handle stops the
+/// thread's runtime.
+pub fn start_in_background(config: EmulatorConfig) -> anyhow::Result<EmulatorHandle> {
+    let (ready_sender, ready_receiver) = std::sync::mpsc::channel();
+    let (stop_sender, stop_receiver) = tokio::sync::oneshot::channel::<()>();
+
+    std::thread::Builder::new()
+        .name("identity-emulator".to_owned())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    let error = anyhow::Error::new(error).context("failed to build the emulator's runtime");
+                    let _ = ready_sender.send(Err(error));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let started = start(config).await;
+                let is_running = started.is_ok();
+                let _ = ready_sender.send(started);
+                if is_running {
+                    let _ = stop_receiver.await;
+                }
+            });
+        })
+        .context("failed to start the identity emulator's thread")?;
+
+    let mut handle = ready_receiver
+        .recv()
+        .context("the identity emulator's thread ended before it started")??;
+    handle.background = Some(stop_sender);
+    Ok(handle)
 }
 
 /// Builds an [`IssueHook`] from an async function of the token and its expiry.

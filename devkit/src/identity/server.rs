@@ -126,7 +126,7 @@ async fn record(request: Request<Incoming>) -> RecordedRequest {
 
 /// `GET /msi/token?resource=..&api-version=2019-08-01` with `X-IDENTITY-HEADER`.
 async fn app_service(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     settings: &Settings,
     request: &RecordedRequest,
 ) -> Result<Reply, Reply> {
@@ -179,7 +179,7 @@ async fn app_service(
 
 /// `GET /metadata/identity/oauth2/token?api-version=..&resource=..` with `Metadata: true`.
 async fn imds(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     settings: &Settings,
     request: &RecordedRequest,
 ) -> Result<Reply, Reply> {
@@ -226,7 +226,7 @@ async fn imds(
 
 /// `POST /{tenant}/oauth2/v2.0/token` with a client assertion.
 async fn workload_identity(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     settings: &Settings,
     request: &RecordedRequest,
 ) -> Result<Reply, Reply> {
@@ -302,7 +302,7 @@ async fn workload_identity(
 /// Makes a token, runs the issue hook and records the token. Returns the token and its
 /// expiry in Unix seconds.
 async fn issue(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     settings: &Settings,
     audience: &str,
     subject: &str,
@@ -319,10 +319,21 @@ async fn issue(
     };
 
     // The hook runs before the reply, so a database password is in place before the
-    // client can use the token.
-    if let Some(hook) = &settings.on_issue
-        && let Err(error) = hook(issued.clone()).await
-    {
+    // client can use the token. It runs in its own task, which finishes even when the client
+    // hangs up, because a real endpoint has issued the token by then too.
+    let hook = settings.on_issue.clone();
+    let record = shared.clone();
+    let outcome = tokio::spawn(async move {
+        if let Some(hook) = hook {
+            hook(issued.clone()).await?;
+        }
+        lock(&record.issued).push(issued);
+        Ok::<(), String>(())
+    })
+    .await
+    .unwrap_or_else(|error| Err(format!("the hook panicked: {error}")));
+
+    if let Err(error) = outcome {
         tracing::warn!(error = %error, "identity emulator: the issue hook failed");
         return Err(app_service_error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -330,7 +341,6 @@ async fn issue(
         ));
     }
 
-    lock(&shared.issued).push(issued);
     Ok((token, expires_on))
 }
 

@@ -14,9 +14,11 @@
 //! - When a refresh fails, the current token stays in use while it is valid, the failure
 //!   is logged at warn, and the next refresh is tried after the `retry_after` the failure
 //!   reported.
-//! - [`TokenProvider::refresh_rejected`] drops a token the database rejected and fetches a
-//!   new one. Tokens are matched by SHA-256 digest, so the comparison never branches on
-//!   the token's bytes.
+//! - [`TokenProvider::refresh_rejected`] replaces a token the database rejected with a new
+//!   one. When that fetch fails, the rejected token stays cached (pooled connections that
+//!   logged in with it still work) and is refreshed again after the failure's
+//!   `retry_after`. Tokens are matched by SHA-256 digest, so the comparison never branches
+//!   on the token's bytes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -107,8 +109,6 @@ impl Entry {
     fn store(&self, token: &AccessToken) {
         let mut state = self.state();
         let previous = state.current.replace(CachedToken::new(token.clone(), unix_now_ms()));
-        // After `refresh_rejected` there is no current token, and the rejected one is
-        // already recorded as previous.
         if let Some(previous) = previous {
             state.previous_digest = Some(previous.digest);
         }
@@ -197,10 +197,7 @@ impl CachingProvider {
                 token
             }
             Err(error) => {
-                let retry_after = match &error {
-                    TokenError::Unavailable { retry_after, .. } => (*retry_after).max(MIN_REFRESH_RETRY),
-                    _ => MIN_REFRESH_RETRY,
-                };
+                let retry_after = retry_delay(&error);
                 tracing::warn!(identity = %key.identity, scopes = ?key.scopes, error = %error, retry_in_s = retry_after.as_secs(), expires_on = stale.expires_on, "access token refresh failed, keeping the current token");
                 if let Some(cached) = entry.state().current.as_mut() {
                     cached.retry_refresh_at = Some(Instant::now() + retry_after);
@@ -249,19 +246,20 @@ impl CachingProvider {
         let (key, entry) = self.find_entry(&rejected)?;
         let _guard = entry.fetch_lock.lock().await;
 
-        // Drop the rejected token, unless another caller already replaced it.
+        // Another caller may have replaced the rejected token while we waited.
         {
-            let mut state = entry.state();
-            match &state.current {
-                Some(cached) if cached.digest == rejected => {
-                    state.previous_digest = Some(rejected);
-                    state.current = None;
-                }
-                Some(cached) if cached.is_usable(unix_now_ms()) => return Some(cached.token.clone()),
-                _ => {}
+            let state = entry.state();
+            if let Some(cached) = &state.current
+                && cached.digest != rejected
+                && cached.is_usable(unix_now_ms())
+            {
+                return Some(cached.token.clone());
             }
         }
 
+        // The rejected token stays cached until a replacement arrives: pooled connections
+        // that logged in with it still work, so dropping it would fail every request while
+        // the endpoint is slow or down.
         tracing::warn!(identity = %key.identity, scopes = ?key.scopes, "the database rejected a cached access token, fetching a new one");
         match fetch_with_retry(self.source.as_ref(), &key.scopes, self.policy).await {
             Ok(token) => {
@@ -269,7 +267,14 @@ impl CachingProvider {
                 Some(token)
             }
             Err(error) => {
-                tracing::warn!(identity = %key.identity, scopes = ?key.scopes, error = %error, "fetching a replacement for a rejected access token failed");
+                let retry_after = retry_delay(&error);
+                tracing::warn!(identity = %key.identity, scopes = ?key.scopes, error = %error, retry_in_s = retry_after.as_secs(), "fetching a replacement for a rejected access token failed");
+                if let Some(cached) = entry.state().current.as_mut()
+                    && cached.digest == rejected
+                {
+                    cached.refresh_at_ms = 0;
+                    cached.retry_refresh_at = Some(Instant::now() + retry_after);
+                }
                 None
             }
         }
@@ -311,6 +316,14 @@ impl std::fmt::Debug for CachingProvider {
             .field("policy", &self.policy)
             .field("cached_keys", &cached)
             .finish()
+    }
+}
+
+/// Returns how long to wait before the next refresh after `error`.
+fn retry_delay(error: &TokenError) -> Duration {
+    match error {
+        TokenError::Unavailable { retry_after, .. } => (*retry_after).max(MIN_REFRESH_RETRY),
+        _ => MIN_REFRESH_RETRY,
     }
 }
 
