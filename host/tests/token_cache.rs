@@ -13,7 +13,9 @@ use keyless_host::token::app_service::AppServiceSource;
 use keyless_host::token::cache::CachingProvider;
 use keyless_host::token::retry::RetryPolicy;
 use keyless_host::token::{TokenError, TokenProvider};
-use token_support::{app_service_provider, app_service_provider_with, closed_loopback_url, emulator, scopes};
+use token_support::{
+    app_service_provider, app_service_provider_with, closed_loopback_url, emulator, scopes,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundred_cold_requests_one_call() {
@@ -29,7 +31,11 @@ async fn hundred_cold_requests_one_call() {
         .collect();
     let mut tokens = Vec::new();
     for task in tasks {
-        tokens.push(task.await.unwrap().expect("every concurrent request gets a token"));
+        tokens.push(
+            task.await
+                .unwrap()
+                .expect("every concurrent request gets a token"),
+        );
     }
 
     assert_eq!(emulator.calls(), 1);
@@ -57,7 +63,11 @@ async fn hundred_cold_requests_share_failure() {
         results.push(task.await.unwrap());
     }
 
-    assert!(results.iter().all(|result| matches!(result, Err(TokenError::Unavailable { .. }))));
+    assert!(
+        results
+            .iter()
+            .all(|result| matches!(result, Err(TokenError::Unavailable { .. })))
+    );
     // One fetch with its retries within the 1.5 s budget: 50+100+200+400+800 ms of backoff
     // allows at most 6 attempts.
     assert!(emulator.calls() <= 6, "calls: {}", emulator.calls());
@@ -81,13 +91,26 @@ async fn scope_sets_cached_separately() {
     let (provider, _header) = app_service_provider(&emulator);
 
     let database = provider.get_token(&scopes()).await.unwrap();
-    let other = provider.get_token(&["https://management.azure.com/.default".to_owned()]).await.unwrap();
+    let other = provider
+        .get_token(&["https://management.azure.com/.default".to_owned()])
+        .await
+        .unwrap();
     provider.get_token(&scopes()).await.unwrap();
 
     assert_ne!(database.token, other.token);
     assert_eq!(emulator.calls(), 2);
-    let resources: Vec<_> = emulator.requests().iter().map(|r| r.query_param("resource").unwrap().to_owned()).collect();
-    assert_eq!(resources, ["https://ossrdbms-aad.database.windows.net", "https://management.azure.com"]);
+    let resources: Vec<_> = emulator
+        .requests()
+        .iter()
+        .map(|r| r.query_param("resource").unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        resources,
+        [
+            "https://ossrdbms-aad.database.windows.net",
+            "https://management.azure.com"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -102,7 +125,10 @@ async fn throttled_then_ok_recovers() {
     let elapsed = started.elapsed();
     assert!(token.is_ok(), "{token:?}");
     assert_eq!(emulator.calls(), 2);
-    assert!(elapsed >= Duration::from_secs(1), "Retry-After: 1 was not honoured ({elapsed:?})");
+    assert!(
+        elapsed >= Duration::from_secs(1),
+        "Retry-After: 1 was not honoured ({elapsed:?})"
+    );
     assert!(elapsed < Duration::from_millis(1500), "took {elapsed:?}");
 }
 
@@ -118,7 +144,11 @@ async fn server_error_then_ok_recovers() {
 
     assert!(token.is_ok(), "{token:?}");
     assert_eq!(emulator.calls(), 3);
-    assert!(started.elapsed() < Duration::from_millis(1500), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -147,8 +177,16 @@ async fn long_retry_after_gives_up_early() {
     let error = provider.get_token(&scopes()).await.unwrap_err();
 
     assert_eq!(emulator.calls(), 1);
-    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
-    let TokenError::Unavailable { retry_after, message } = error else {
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        started.elapsed()
+    );
+    let TokenError::Unavailable {
+        retry_after,
+        message,
+    } = error
+    else {
         panic!("expected Unavailable, got {error:?}");
     };
     assert_eq!(retry_after, Duration::from_secs(30));
@@ -157,7 +195,12 @@ async fn long_retry_after_gives_up_early() {
 
 #[tokio::test]
 async fn unreachable_endpoint_fails_fast() {
-    let source = AppServiceSource::new(&closed_loopback_url(), None, Arc::new(|_| Some("h".to_owned()))).unwrap();
+    let source = AppServiceSource::new(
+        &closed_loopback_url(),
+        None,
+        Arc::new(|_| Some("h".to_owned())),
+    )
+    .unwrap();
     let provider = CachingProvider::new(Arc::new(source), RetryPolicy::default());
     let started = Instant::now();
 
@@ -166,7 +209,12 @@ async fn unreachable_endpoint_fails_fast() {
     let elapsed = started.elapsed();
     assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
     assert!(matches!(error, TokenError::Unavailable { .. }), "{error:?}");
-    assert!(error.to_string().contains("connecting to the App Service identity endpoint"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("connecting to the App Service identity endpoint"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -243,7 +291,10 @@ async fn refresh_after_outage_ends() {
 
     assert_eq!(during_outage.token, first.token);
     assert_ne!(after_outage.token, first.token);
-    assert_eq!(after_outage.token.expose(), emulator.issued().last().unwrap().token);
+    assert_eq!(
+        after_outage.token.expose(),
+        emulator.issued().last().unwrap().token
+    );
 }
 
 #[tokio::test]
@@ -267,7 +318,10 @@ async fn rejected_token_replaced() {
     let (provider, _header) = app_service_provider(&emulator);
     let first = provider.get_token(&scopes()).await.unwrap();
 
-    let replacement = provider.refresh_rejected(&first.token).await.expect("our token is replaced");
+    let replacement = provider
+        .refresh_rejected(&first.token)
+        .await
+        .expect("our token is replaced");
     let cached = provider.get_token(&scopes()).await.unwrap();
 
     assert_ne!(replacement.token, first.token);
@@ -282,7 +336,10 @@ async fn rejected_previous_token_gets_current() {
     let first = provider.get_token(&scopes()).await.unwrap();
     let second = provider.refresh_rejected(&first.token).await.unwrap();
 
-    let again = provider.refresh_rejected(&first.token).await.expect("the previous token is recognised");
+    let again = provider
+        .refresh_rejected(&first.token)
+        .await
+        .expect("the previous token is recognised");
 
     assert_eq!(again.token, second.token);
     assert_eq!(emulator.calls(), 2);
@@ -294,7 +351,9 @@ async fn rejected_foreign_password_ignored() {
     let (provider, _header) = app_service_provider(&emulator);
     provider.get_token(&scopes()).await.unwrap();
 
-    let outcome = provider.refresh_rejected(&Secret::new("a password from elsewhere")).await;
+    let outcome = provider
+        .refresh_rejected(&Secret::new("a password from elsewhere"))
+        .await;
 
     assert!(outcome.is_none());
     assert_eq!(emulator.calls(), 1);
@@ -335,5 +394,8 @@ async fn rejected_token_refreshed_after_outage() {
 
     assert_eq!(before_retry.token, first.token);
     assert_ne!(after_retry.token, first.token);
-    assert_eq!(after_retry.token.expose(), emulator.issued().last().unwrap().token);
+    assert_eq!(
+        after_retry.token.expose(),
+        emulator.issued().last().unwrap().token
+    );
 }

@@ -31,9 +31,20 @@ async fn auto_app_service_rereads_header() {
     emulator.set_identity_header("rotated-by-platform");
     // SAFETY: as above.
     unsafe { std::env::set_var("IDENTITY_HEADER", "rotated-by-platform") };
-    provider.get_token(&["https://management.azure.com/.default".to_owned()]).await.unwrap();
+    provider
+        .get_token(&["https://management.azure.com/.default".to_owned()])
+        .await
+        .unwrap();
 
-    assert!(provider.describe().starts_with("app-service"), "{}", provider.describe());
-    let sent: Vec<_> = emulator.requests().iter().map(|r| r.identity_header.clone().unwrap()).collect();
+    assert!(
+        provider.describe().starts_with("app-service"),
+        "{}",
+        provider.describe()
+    );
+    let sent: Vec<_> = emulator
+        .requests()
+        .iter()
+        .map(|r| r.identity_header.clone().unwrap())
+        .collect();
     assert_eq!(sent, ["emulator-identity-header", "rotated-by-platform"]);
 }

@@ -43,8 +43,14 @@ async fn debug_output_hides_tokens() {
 
     for output in outputs {
         assert!(!output.contains(&secret), "token in {output}");
-        assert!(!output.contains("emulator-identity-header"), "identity header in {output}");
-        assert!(!output.contains("emulator-federated-assertion"), "assertion in {output}");
+        assert!(
+            !output.contains("emulator-identity-header"),
+            "identity header in {output}"
+        );
+        assert!(
+            !output.contains("emulator-federated-assertion"),
+            "assertion in {output}"
+        );
     }
 }
 
@@ -65,11 +71,16 @@ async fn logs_hide_tokens_and_headers() {
     let first = provider.get_token(&scopes()).await.unwrap();
     let second = provider.refresh_rejected(&first.token).await.unwrap();
     header.set("wrong-header-value");
-    let _ = provider.get_token(&["https://management.azure.com/.default".to_owned()]).await;
+    let _ = provider
+        .get_token(&["https://management.azure.com/.default".to_owned()])
+        .await;
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("token fetch failed, retrying"), "{logs}");
-    assert!(logs.contains("the database rejected a cached access token"), "{logs}");
+    assert!(
+        logs.contains("the database rejected a cached access token"),
+        "{logs}"
+    );
     assert!(!logs.contains(first.token.expose()));
     assert!(!logs.contains(second.token.expose()));
     assert!(!logs.contains("emulator-identity-header"), "{logs}");

@@ -39,9 +39,16 @@ const POOL_MAX_SIZE: usize = 4;
 fn token_lifetime() -> Duration {
     let seconds = std::env::var("KEYLESS_ROTATION_LIFETIME_SECS")
         .ok()
-        .map(|value| value.parse::<u64>().expect("KEYLESS_ROTATION_LIFETIME_SECS must be whole seconds"))
+        .map(|value| {
+            value
+                .parse::<u64>()
+                .expect("KEYLESS_ROTATION_LIFETIME_SECS must be whole seconds")
+        })
         .unwrap_or(60);
-    assert!(seconds >= 8, "KEYLESS_ROTATION_LIFETIME_SECS must be at least 8");
+    assert!(
+        seconds >= 8,
+        "KEYLESS_ROTATION_LIFETIME_SECS must be at least 8"
+    );
     Duration::from_secs(seconds)
 }
 
@@ -53,8 +60,15 @@ async fn start_cluster() -> Arc<TestCluster> {
     cluster.create_database(DATABASE).await;
     cluster.load_sample(DATABASE).await;
     // The role starts with a password nobody knows: only issued tokens log in.
-    cluster.create_login_role(ROLE, &random_password(32), None).await;
-    cluster.client(DATABASE).await.batch_execute(GRANTS).await.expect("grant privileges");
+    cluster
+        .create_login_role(ROLE, &random_password(32), None)
+        .await;
+    cluster
+        .client(DATABASE)
+        .await
+        .batch_execute(GRANTS)
+        .await
+        .expect("grant privileges");
     Arc::new(cluster)
 }
 
@@ -81,9 +95,14 @@ async fn rotation_under_load_has_no_failures() {
                     .get_or_try_init(|| cluster.try_client("postgres"))
                     .await
                     .map_err(|error| format!("{error:#}"))?;
-                let valid_until = chrono::DateTime::<chrono::Utc>::from(expires_on).format("%Y-%m-%d %H:%M:%S+00");
-                let statement = format!("alter role {ROLE} password '{token}' valid until '{valid_until}'");
-                client.batch_execute(&statement).await.map_err(|error| format!("setting the password failed: {error}"))
+                let valid_until = chrono::DateTime::<chrono::Utc>::from(expires_on)
+                    .format("%Y-%m-%d %H:%M:%S+00");
+                let statement =
+                    format!("alter role {ROLE} password '{token}' valid until '{valid_until}'");
+                client
+                    .batch_execute(&statement)
+                    .await
+                    .map_err(|error| format!("setting the password failed: {error}"))
             }
         })),
         ..EmulatorConfig::default()
@@ -92,10 +111,16 @@ async fn rotation_under_load_has_no_failures() {
 
     let header = emulator.identity_header();
     let env: EnvLookup = Arc::new(move |_| Some(header.clone()));
-    let source = AppServiceSource::new(&emulator.app_service_endpoint(), None, env).expect("emulator URL");
-    let tokens = Arc::new(CachingProvider::new(Arc::new(source), RetryPolicy::default()));
+    let source =
+        AppServiceSource::new(&emulator.app_service_endpoint(), None, env).expect("emulator URL");
+    let tokens = Arc::new(CachingProvider::new(
+        Arc::new(source),
+        RetryPolicy::default(),
+    ));
 
-    let wasm = tokio::task::spawn_blocking(component_wasm).await.expect("component build task");
+    let wasm = tokio::task::spawn_blocking(component_wasm)
+        .await
+        .expect("component build task");
     let config = HostConfig {
         component: wasm,
         component_env: vec![
@@ -109,7 +134,8 @@ async fn rotation_under_load_has_no_failures() {
         pool_max_size: POOL_MAX_SIZE,
         ..HostConfig::default()
     };
-    let host = Arc::new(Host::new(config, tokens.clone()).expect("load the component into the host"));
+    let host =
+        Arc::new(Host::new(config, tokens.clone()).expect("load the component into the host"));
 
     // Watch the server's session count for the role while the requests run.
     let stop = Arc::new(AtomicBool::new(false));
@@ -129,16 +155,31 @@ async fn rotation_under_load_has_no_failures() {
     let failures = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let workers: Vec<_> = (0..WORKERS)
         .map(|worker| {
-            let (host, stop, requests, failures) = (host.clone(), stop.clone(), requests.clone(), failures.clone());
+            let (host, stop, requests, failures) = (
+                host.clone(),
+                stop.clone(),
+                requests.clone(),
+                failures.clone(),
+            );
             tokio::spawn(async move {
                 while !stop.load(Ordering::SeqCst) {
-                    let path = if worker % 2 == 0 { "/api/clients?limit=5" } else { "/api/health" };
-                    let request = Request::get(path).header("host", "localhost").body(Bytes::new()).unwrap();
+                    let path = if worker % 2 == 0 {
+                        "/api/clients?limit=5"
+                    } else {
+                        "/api/health"
+                    };
+                    let request = Request::get(path)
+                        .header("host", "localhost")
+                        .body(Bytes::new())
+                        .unwrap();
                     let response = host.handle(request).await;
                     requests.fetch_add(1, Ordering::SeqCst);
                     if response.status() != 200 {
                         let body = String::from_utf8_lossy(response.body()).into_owned();
-                        failures.lock().unwrap().push(format!("{path}: {} {body}", response.status()));
+                        failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("{path}: {} {body}", response.status()));
                     }
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
@@ -173,15 +214,34 @@ async fn rotation_under_load_has_no_failures() {
         max_backends.load(Ordering::SeqCst),
     );
 
-    assert!(issued > ROTATIONS, "only {issued} tokens were issued in {elapsed:?}");
-    assert!(failures.is_empty(), "{} of {total} requests failed, first: {}", failures.len(), failures[0]);
-    assert_eq!(emulator.calls(), issued, "every endpoint call issued a token");
+    assert!(
+        issued > ROTATIONS,
+        "only {issued} tokens were issued in {elapsed:?}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {total} requests failed, first: {}",
+        failures.len(),
+        failures[0]
+    );
+    assert_eq!(
+        emulator.calls(),
+        issued,
+        "every endpoint call issued a token"
+    );
     // The first token, then one per half-lifetime, plus one for a boundary crossed while
     // the loop drained.
-    let expected_max = 1 + (elapsed.as_secs_f64() / (lifetime.as_secs_f64() / 2.0)).floor() as usize + 1;
-    assert!(issued <= expected_max, "{issued} tokens in {elapsed:?} is more than one per rotation");
+    let expected_max =
+        1 + (elapsed.as_secs_f64() / (lifetime.as_secs_f64() / 2.0)).floor() as usize + 1;
+    assert!(
+        issued <= expected_max,
+        "{issued} tokens in {elapsed:?} is more than one per rotation"
+    );
     assert!(total > 100, "only {total} requests ran");
     let max_backends = max_backends.load(Ordering::SeqCst);
     assert!(max_backends >= 1, "no session of {ROLE} was ever seen");
-    assert!(max_backends <= POOL_MAX_SIZE as i64, "{max_backends} sessions for a pool of {POOL_MAX_SIZE}");
+    assert!(
+        max_backends <= POOL_MAX_SIZE as i64,
+        "{max_backends} sessions for a pool of {POOL_MAX_SIZE}"
+    );
 }

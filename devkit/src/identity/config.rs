@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-/// How the emulator writes `expires_on` in App Service replies.
+/// The JSON type of `expires_on` in App Service replies.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ExpiresOnFormat {
     /// Epoch seconds in a JSON string, as App Service sends them (`"expires_on": "1700000000"`).
@@ -16,7 +16,7 @@ pub enum ExpiresOnFormat {
     Number,
 }
 
-/// A failure the emulator answers with instead of a token. Failures are queued and each
+/// A failure the emulator returns instead of a token. Failures are queued and each
 /// token request takes the next one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Failure {
@@ -56,7 +56,7 @@ impl Failure {
         }
     }
 
-    /// A reply delayed by `millis` milliseconds.
+    /// Returns a normal reply delayed by `millis` milliseconds.
     pub fn slow(millis: u64) -> Self {
         Failure::Slow(Duration::from_millis(millis))
     }
@@ -98,7 +98,7 @@ pub struct EmulatorConfig {
     pub listen: SocketAddr,
     /// Lifetime of issued tokens.
     pub token_lifetime: Duration,
-    /// How App Service replies state `expires_on`.
+    /// The JSON type of `expires_on` in App Service replies.
     pub expires_on_format: ExpiresOnFormat,
     /// The `X-IDENTITY-HEADER` value App Service requests must carry.
     pub identity_header: String,

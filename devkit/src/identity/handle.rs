@@ -18,43 +18,43 @@ pub struct EmulatorHandle {
 }
 
 impl EmulatorHandle {
-    /// The base URL, `http://127.0.0.1:<port>`. It is also the workload identity authority
+    /// Returns the base URL, `http://127.0.0.1:<port>`. It is also the workload identity authority
     /// (`AZURE_AUTHORITY_HOST`).
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    /// The address the emulator listens on.
+    /// Returns the address the emulator listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// The App Service endpoint, the value for `IDENTITY_ENDPOINT`.
+    /// Returns the App Service endpoint, the value for `IDENTITY_ENDPOINT`.
     pub fn app_service_endpoint(&self) -> String {
         format!("{}/msi/token", self.url())
     }
 
-    /// The IMDS token endpoint, the value for `--imds-endpoint`.
+    /// Returns the IMDS token endpoint, the value for `--imds-endpoint`.
     pub fn imds_endpoint(&self) -> String {
         format!("{}/metadata/identity/oauth2/token", self.url())
     }
 
-    /// The number of token requests received on any protocol, failed ones included.
+    /// Returns the number of token requests received on any protocol, failed ones included.
     pub fn calls(&self) -> usize {
         self.shared.calls.load(Ordering::SeqCst)
     }
 
-    /// The tokens issued so far, oldest first.
+    /// Returns the tokens issued so far, oldest first.
     pub fn issued(&self) -> Vec<IssuedToken> {
         lock(&self.shared.issued).clone()
     }
 
-    /// The token requests received so far, oldest first.
+    /// Returns the token requests received so far, oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.shared.requests).clone()
     }
 
-    /// The `X-IDENTITY-HEADER` value App Service requests must carry now.
+    /// Returns the `X-IDENTITY-HEADER` value App Service requests must carry now.
     pub fn identity_header(&self) -> String {
         lock(&self.shared.settings).identity_header.clone()
     }
@@ -80,12 +80,12 @@ impl EmulatorHandle {
         lock(&self.shared.settings).federated_assertion = assertion.to_owned();
     }
 
-    /// The `client_id` workload identity requests must carry.
+    /// Returns the `client_id` workload identity requests must carry.
     pub fn client_id(&self) -> String {
         lock(&self.shared.settings).client_id.clone()
     }
 
-    /// The tenant in the workload identity token path.
+    /// Returns the tenant in the workload identity token path.
     pub fn tenant_id(&self) -> String {
         lock(&self.shared.settings).tenant_id.clone()
     }
@@ -95,8 +95,8 @@ impl EmulatorHandle {
         lock(&self.shared.settings).on_issue = hook;
     }
 
-    /// Queues a failure; the next token request that finds no earlier failure queued
-    /// answers with it.
+    /// Queues a failure. Token requests take queued failures in order, so the failure is
+    /// returned by the first request after the ones already queued.
     pub fn push_failure(&self, failure: Failure) {
         lock(&self.shared.failures).push_back(failure);
     }
@@ -106,7 +106,7 @@ impl EmulatorHandle {
         lock(&self.shared.failures).clear();
     }
 
-    /// The number of queued failures not yet used.
+    /// Returns the number of queued failures not yet used.
     pub fn pending_failures(&self) -> usize {
         lock(&self.shared.failures).len()
     }

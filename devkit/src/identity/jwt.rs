@@ -2,7 +2,7 @@
 //!
 //! Real tokens are signed JWTs of 1 to 7 KB. These have the same shape (three base64url
 //! parts separated by dots, a JSON header and payload) and are 1 to 2 KB long, so code
-//! that handles tokens sees realistic sizes and characters. Nothing verifies the
+//! that handles tokens gets realistic sizes and characters. Nothing verifies the
 //! signature, which is random bytes.
 
 use base64::Engine;

@@ -88,7 +88,8 @@ pub fn start_in_background(config: EmulatorConfig) -> anyhow::Result<EmulatorHan
             {
                 Ok(runtime) => runtime,
                 Err(error) => {
-                    let error = anyhow::Error::new(error).context("failed to build the emulator's runtime");
+                    let error =
+                        anyhow::Error::new(error).context("failed to build the emulator's runtime");
                     let _ = ready_sender.send(Err(error));
                     return;
                 }

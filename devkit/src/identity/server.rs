@@ -367,7 +367,7 @@ fn injected_failure(code: u16, retry_after: Option<u64>) -> Reply {
     reply
 }
 
-/// An error in App Service's shape, `{"statusCode": 400, "message": "..."}`.
+/// Builds an error in App Service's shape, `{"statusCode": 400, "message": "..."}`.
 fn app_service_error(status: StatusCode, message: &str) -> Reply {
     json_reply(
         status,
@@ -375,7 +375,7 @@ fn app_service_error(status: StatusCode, message: &str) -> Reply {
     )
 }
 
-/// An error in the OAuth shape IMDS and Entra use, `{"error": "...", "error_description": "..."}`.
+/// Builds an error in the OAuth shape IMDS and Entra use, `{"error": "...", "error_description": "..."}`.
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Reply {
     json_reply(
         status,

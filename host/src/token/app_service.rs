@@ -15,7 +15,9 @@
 use reqwest::header::HeaderValue;
 
 use super::response::{read_http_reply, send_error};
-use super::source::{EnvLookup, FetchError, TokenSource, UserAssignedId, direct_http_client, scopes_to_resource};
+use super::source::{
+    EnvLookup, FetchError, TokenSource, UserAssignedId, direct_http_client, scopes_to_resource,
+};
 use super::{AccessToken, TokenFuture};
 
 /// Variable holding the endpoint URL.
@@ -38,7 +40,11 @@ pub struct AppServiceSource {
 impl AppServiceSource {
     /// Creates a source for `endpoint`. `env` is read on every request for
     /// `IDENTITY_HEADER`, because the platform rotates that value.
-    pub fn new(endpoint: &str, user_assigned: Option<UserAssignedId>, env: EnvLookup) -> Result<Self, FetchError> {
+    pub fn new(
+        endpoint: &str,
+        user_assigned: Option<UserAssignedId>,
+        env: EnvLookup,
+    ) -> Result<Self, FetchError> {
         let endpoint = reqwest::Url::parse(endpoint).map_err(|error| {
             FetchError::NotConfigured(format!(
                 "{IDENTITY_ENDPOINT_VAR} is not a valid URL ({endpoint:?}: {error}); the platform sets it to a URL such as http://localhost:8081/msi/token"
@@ -55,7 +61,10 @@ impl AppServiceSource {
 
     /// Creates a source from `IDENTITY_ENDPOINT` in `env`, or returns `None` when it or
     /// `IDENTITY_HEADER` is unset.
-    pub fn from_env(user_assigned: Option<UserAssignedId>, env: EnvLookup) -> Option<Result<Self, FetchError>> {
+    pub fn from_env(
+        user_assigned: Option<UserAssignedId>,
+        env: EnvLookup,
+    ) -> Option<Result<Self, FetchError>> {
         let endpoint = env(IDENTITY_ENDPOINT_VAR)?;
         env(IDENTITY_HEADER_VAR)?;
         Some(Self::new(&endpoint, user_assigned, env))
@@ -92,7 +101,9 @@ impl AppServiceSource {
         })?;
 
         let mut header = HeaderValue::from_str(&value).map_err(|_| {
-            FetchError::NotConfigured(format!("{IDENTITY_HEADER_VAR} contains characters not allowed in an HTTP header"))
+            FetchError::NotConfigured(format!(
+                "{IDENTITY_HEADER_VAR} contains characters not allowed in an HTTP header"
+            ))
         })?;
         header.set_sensitive(true);
         Ok(header)
@@ -100,7 +111,10 @@ impl AppServiceSource {
 }
 
 impl TokenSource for AppServiceSource {
-    fn fetch<'a>(&'a self, scopes: &'a [String]) -> TokenFuture<'a, Result<AccessToken, FetchError>> {
+    fn fetch<'a>(
+        &'a self,
+        scopes: &'a [String],
+    ) -> TokenFuture<'a, Result<AccessToken, FetchError>> {
         Box::pin(async move {
             let resource = scopes_to_resource(scopes)?;
             let header = self.identity_header()?;
@@ -162,10 +176,17 @@ mod tests {
     #[test]
     fn url_for_user_assigned() {
         let by_object = source(Some(UserAssignedId::ObjectId("o-1".into()))).request_url("r");
-        let by_resource = source(Some(UserAssignedId::ResourceId("/sub/x".into()))).request_url("r");
+        let by_resource =
+            source(Some(UserAssignedId::ResourceId("/sub/x".into()))).request_url("r");
 
-        assert!(by_object.as_str().ends_with("&principal_id=o-1"), "{by_object}");
-        assert!(by_resource.as_str().ends_with("&mi_res_id=%2Fsub%2Fx"), "{by_resource}");
+        assert!(
+            by_object.as_str().ends_with("&principal_id=o-1"),
+            "{by_object}"
+        );
+        assert!(
+            by_resource.as_str().ends_with("&mi_res_id=%2Fsub%2Fx"),
+            "{by_resource}"
+        );
     }
 
     #[test]

@@ -2,10 +2,9 @@
 //!
 //! Runs `az account get-access-token --scope <scope>... --output json` and reads
 //! `accessToken` plus `expires_on` (epoch seconds, Azure CLI 2.54.0 and later) or
-//! `expiresOn` (local time). `azure_identity` (1.0) has an equivalent credential; running
-//! the command directly keeps the whole CLI path to one process call, lets tests point at
-//! a stand-in script, and leaves caching to [`super::cache`], which can drop a rejected
-//! token.
+//! `expiresOn` (local time). `azure_identity` (1.0) has an equivalent credential, but it
+//! runs `az` by name through a shell and takes one scope only. Running the program directly
+//! lets `--azure-cli-path` and tests choose it, without pulling in `azure_core`.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -23,7 +22,7 @@ pub const DEFAULT_PROGRAM: &str = "az";
 /// seconds to start and may refresh its own credentials over the network.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Longest part of the CLI's error output copied into a message.
+/// Maximum length of the CLI's error output copied into a message.
 const MAX_STDERR_CHARS: usize = 400;
 
 /// Fetches tokens by running the Azure CLI.
@@ -56,10 +55,15 @@ fn is_executable(path: &Path) -> bool {
 }
 
 impl TokenSource for AzureCliSource {
-    fn fetch<'a>(&'a self, scopes: &'a [String]) -> TokenFuture<'a, Result<AccessToken, FetchError>> {
+    fn fetch<'a>(
+        &'a self,
+        scopes: &'a [String],
+    ) -> TokenFuture<'a, Result<AccessToken, FetchError>> {
         Box::pin(async move {
             if scopes.is_empty() {
-                return Err(FetchError::NotConfigured("no scope was requested".to_owned()));
+                return Err(FetchError::NotConfigured(
+                    "no scope was requested".to_owned(),
+                ));
             }
 
             // `kill_on_drop` ends the CLI when the retry policy's timeout drops this future.
@@ -90,7 +94,9 @@ impl TokenSource for AzureCliSource {
             }
 
             parse_token_reply(&output.stdout, &AZURE_CLI_FIELDS, unix_now()).map_err(|error| {
-                FetchError::Denied(format!("the Azure CLI printed an unexpected reply: {error}"))
+                FetchError::Denied(format!(
+                    "the Azure CLI printed an unexpected reply: {error}"
+                ))
             })
         })
     }
@@ -117,8 +123,13 @@ mod tests {
         std::fs::create_dir_all(&exec).unwrap();
         std::fs::write(plain.join("az"), "").unwrap();
         std::fs::write(exec.join("az"), "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(exec.join("az"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        let path = std::env::join_paths([dir.join("missing"), plain.clone(), exec.clone()]).unwrap();
+        std::fs::set_permissions(
+            exec.join("az"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let path =
+            std::env::join_paths([dir.join("missing"), plain.clone(), exec.clone()]).unwrap();
 
         let found = find_on_path("az", &path);
 

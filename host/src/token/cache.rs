@@ -42,7 +42,7 @@ const MIN_REFRESH_RETRY: Duration = Duration::from_secs(1);
 
 type TokenDigest = [u8; 32];
 
-/// What a cache entry is keyed by: the identity and the sorted, de-duplicated scopes.
+/// The key of a cache entry: the identity and the sorted, de-duplicated scopes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct CacheKey {
     identity: String,
@@ -88,7 +88,7 @@ impl CachedToken {
 struct EntryState {
     current: Option<CachedToken>,
     /// The digest of the token `current` replaced, so a rejection of the previous token
-    /// is answered with the current one instead of another fetch.
+    /// gets the current one instead of another fetch.
     previous_digest: Option<TokenDigest>,
     /// The last failed cold fetch, shared with the callers that waited for it.
     last_failure: Option<(Instant, TokenError)>,
@@ -108,7 +108,9 @@ impl Entry {
 
     fn store(&self, token: &AccessToken) {
         let mut state = self.state();
-        let previous = state.current.replace(CachedToken::new(token.clone(), unix_now_ms()));
+        let previous = state
+            .current
+            .replace(CachedToken::new(token.clone(), unix_now_ms()));
         if let Some(previous) = previous {
             state.previous_digest = Some(previous.digest);
         }
@@ -175,7 +177,12 @@ impl CachingProvider {
 
     /// Refreshes a token that is due, unless another caller is already doing so, and
     /// falls back to `stale` (still valid) when the refresh fails.
-    async fn refresh_or_keep(&self, key: &CacheKey, entry: &Entry, stale: AccessToken) -> AccessToken {
+    async fn refresh_or_keep(
+        &self,
+        key: &CacheKey,
+        entry: &Entry,
+        stale: AccessToken,
+    ) -> AccessToken {
         let Ok(_guard) = entry.fetch_lock.try_lock() else {
             return stale;
         };
@@ -208,7 +215,12 @@ impl CachingProvider {
     }
 
     /// Fetches a token when none is valid, one caller at a time.
-    async fn fetch_cold(&self, key: &CacheKey, entry: &Entry, requested_at: Instant) -> Result<AccessToken, TokenError> {
+    async fn fetch_cold(
+        &self,
+        key: &CacheKey,
+        entry: &Entry,
+        requested_at: Instant,
+    ) -> Result<AccessToken, TokenError> {
         let _guard = entry.fetch_lock.lock().await;
 
         // The caller that held the lock before us may have fetched a token, or failed
@@ -287,7 +299,10 @@ impl CachingProvider {
             .iter()
             .find(|(_, entry)| {
                 let state = entry.state();
-                let is_current = state.current.as_ref().is_some_and(|cached| cached.digest == *rejected);
+                let is_current = state
+                    .current
+                    .as_ref()
+                    .is_some_and(|cached| cached.digest == *rejected);
                 is_current || state.previous_digest == Some(*rejected)
             })
             .map(|(key, entry)| (key.clone(), entry.clone()))
@@ -295,11 +310,17 @@ impl CachingProvider {
 }
 
 impl TokenProvider for CachingProvider {
-    fn get_token<'a>(&'a self, scopes: &'a [String]) -> TokenFuture<'a, Result<AccessToken, TokenError>> {
+    fn get_token<'a>(
+        &'a self,
+        scopes: &'a [String],
+    ) -> TokenFuture<'a, Result<AccessToken, TokenError>> {
         Box::pin(self.get_token_(scopes))
     }
 
-    fn refresh_rejected<'a>(&'a self, password: &'a Secret) -> TokenFuture<'a, Option<AccessToken>> {
+    fn refresh_rejected<'a>(
+        &'a self,
+        password: &'a Secret,
+    ) -> TokenFuture<'a, Option<AccessToken>> {
         Box::pin(self.refresh_rejected_(password))
     }
 
@@ -310,7 +331,11 @@ impl TokenProvider for CachingProvider {
 
 impl std::fmt::Debug for CachingProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let cached = self.entries.lock().unwrap_or_else(PoisonError::into_inner).len();
+        let cached = self
+            .entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
         f.debug_struct("CachingProvider")
             .field("source", &self.source.describe())
             .field("policy", &self.policy)

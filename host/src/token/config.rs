@@ -56,7 +56,11 @@ pub struct TokenArgs {
     pub managed_identity_client_id: Option<String>,
 
     /// Object (principal) ID of a user-assigned managed identity (app-service and imds).
-    #[arg(long, env = "KEYLESS_MANAGED_IDENTITY_OBJECT_ID", conflicts_with = "managed_identity_resource_id")]
+    #[arg(
+        long,
+        env = "KEYLESS_MANAGED_IDENTITY_OBJECT_ID",
+        conflicts_with = "managed_identity_resource_id"
+    )]
     pub managed_identity_object_id: Option<String>,
 
     /// Azure resource ID of a user-assigned managed identity (app-service and imds), such as
@@ -103,7 +107,9 @@ impl TokenArgs {
         non_empty(&self.managed_identity_client_id)
             .map(UserAssignedId::ClientId)
             .or_else(|| non_empty(&self.managed_identity_object_id).map(UserAssignedId::ObjectId))
-            .or_else(|| non_empty(&self.managed_identity_resource_id).map(UserAssignedId::ResourceId))
+            .or_else(|| {
+                non_empty(&self.managed_identity_resource_id).map(UserAssignedId::ResourceId)
+            })
     }
 
     /// Returns the retry policy for identity endpoints.

@@ -10,7 +10,9 @@
 //! implemented here with `reqwest`.
 
 use super::response::{read_http_reply, send_error};
-use super::source::{FetchError, TokenSource, UserAssignedId, direct_http_client, scopes_to_resource};
+use super::source::{
+    FetchError, TokenSource, UserAssignedId, direct_http_client, scopes_to_resource,
+};
 use super::{AccessToken, TokenFuture};
 
 /// The IMDS token endpoint on Azure virtual machines. Used only when the IMDS source is
@@ -79,7 +81,10 @@ impl ImdsSource {
 }
 
 impl TokenSource for ImdsSource {
-    fn fetch<'a>(&'a self, scopes: &'a [String]) -> TokenFuture<'a, Result<AccessToken, FetchError>> {
+    fn fetch<'a>(
+        &'a self,
+        scopes: &'a [String],
+    ) -> TokenFuture<'a, Result<AccessToken, FetchError>> {
         Box::pin(async move {
             let resource = scopes_to_resource(scopes)?;
 
@@ -124,12 +129,19 @@ mod tests {
     fn host_only_endpoint_gets_token_path() {
         let source = ImdsSource::new("http://127.0.0.1:2579", None).unwrap();
 
-        assert_eq!(source.endpoint.as_str(), "http://127.0.0.1:2579/metadata/identity/oauth2/token");
+        assert_eq!(
+            source.endpoint.as_str(),
+            "http://127.0.0.1:2579/metadata/identity/oauth2/token"
+        );
     }
 
     #[test]
     fn url_for_user_assigned_client() {
-        let source = ImdsSource::new("http://127.0.0.1:9", Some(UserAssignedId::ClientId("c-1".into()))).unwrap();
+        let source = ImdsSource::new(
+            "http://127.0.0.1:9",
+            Some(UserAssignedId::ClientId("c-1".into())),
+        )
+        .unwrap();
 
         let url = source.request_url("https://ossrdbms-aad.database.windows.net");
 

@@ -38,9 +38,14 @@ pub enum TokenError {
 impl std::fmt::Display for TokenError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TokenError::NotConfigured(message) => write!(f, "token source not configured: {message}"),
+            TokenError::NotConfigured(message) => {
+                write!(f, "token source not configured: {message}")
+            }
             TokenError::Denied(message) => write!(f, "token request denied: {message}"),
-            TokenError::Unavailable { message, retry_after } => write!(
+            TokenError::Unavailable {
+                message,
+                retry_after,
+            } => write!(
                 f,
                 "token endpoint unavailable: {message} (retry after {} s)",
                 retry_after.as_secs()
@@ -54,12 +59,18 @@ impl std::error::Error for TokenError {}
 /// Supplies access tokens to components.
 pub trait TokenProvider: Send + Sync + 'static {
     /// Returns a token valid for all of `scopes`, from a cache where the provider has one.
-    fn get_token<'a>(&'a self, scopes: &'a [String]) -> TokenFuture<'a, Result<AccessToken, TokenError>>;
+    fn get_token<'a>(
+        &'a self,
+        scopes: &'a [String],
+    ) -> TokenFuture<'a, Result<AccessToken, TokenError>>;
 
     /// Called when the database rejected `password` at login. When `password` is a token
     /// this provider issued, the provider drops it, fetches a new one and returns it, so
     /// the caller can retry the login once. Returns `None` for passwords it never issued.
-    fn refresh_rejected<'a>(&'a self, password: &'a Secret) -> TokenFuture<'a, Option<AccessToken>> {
+    fn refresh_rejected<'a>(
+        &'a self,
+        password: &'a Secret,
+    ) -> TokenFuture<'a, Option<AccessToken>> {
         let _ = password;
         Box::pin(async { None })
     }

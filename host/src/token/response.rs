@@ -1,12 +1,16 @@
 //! Parsing of token replies and classification of HTTP failures.
 //!
-//! Identity endpoints disagree on how they state expiry. App Service (api-version
-//! 2019-08-01) sends `expires_on` as epoch seconds in a JSON string, some emulators and SDK
-//! tests send a number, IMDS sends both `expires_on` and `expires_in` as strings, the Entra
-//! token endpoint sends only `expires_in` as a number, App Service api-version 2017-09-01
-//! sent a date such as `11/21/2017 12:00:00 AM +00:00`, and the Azure CLI prints
-//! `expiresOn` as a local time plus, since version 2.54.0, `expires_on` in epoch seconds.
-//! All of these are accepted here.
+//! Identity endpoints disagree on how they state expiry, and all of these forms are
+//! accepted here:
+//!
+//! - App Service (api-version 2019-08-01): `expires_on` as epoch seconds, usually in a JSON
+//!   string. A JSON number is accepted too.
+//! - IMDS: `expires_on` and `expires_in`, both as strings.
+//! - The Entra token endpoint: only `expires_in`, as a number.
+//! - App Service api-version 2017-09-01: a date whose format depends on the OS, such as
+//!   `1/16/2020 5:24:12 AM +00:00` on Windows or `06/19/2019 23:42:01 +00:00` on Linux.
+//! - The Azure CLI: `expiresOn` as a local time and, since version 2.54.0, `expires_on` as
+//!   epoch seconds.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,12 +22,12 @@ use crate::secret::Secret;
 use super::AccessToken;
 use super::source::FetchError;
 
-/// Longest error detail copied from an endpoint's reply into a message.
+/// Maximum length of the error detail copied from an endpoint's reply into a message.
 const MAX_DETAIL_CHARS: usize = 300;
 
 /// Field names of one reply format.
 pub struct TokenFields {
-    /// The field that holds the token, `access_token` or the CLI's `accessToken`.
+    /// The field that contains the token, `access_token` or the CLI's `accessToken`.
     pub token: &'static str,
     /// Fields that hold an absolute expiry, tried in order.
     pub expires_on: &'static [&'static str],
@@ -43,14 +47,21 @@ pub const AZURE_CLI_FIELDS: TokenFields = TokenFields {
 
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 /// Parses a JSON token reply. `now` is Unix seconds, used for `expires_in`.
 ///
 /// Errors name the fields involved but never echo values, because a malformed reply may
 /// still contain a token.
-pub fn parse_token_reply(body: &[u8], fields: &TokenFields, now: u64) -> Result<AccessToken, FetchError> {
+pub fn parse_token_reply(
+    body: &[u8],
+    fields: &TokenFields,
+    now: u64,
+) -> Result<AccessToken, FetchError> {
     let reply: Value = serde_json::from_slice(body).map_err(|error| FetchError::Retryable {
         message: format!(
             "the token reply is not valid JSON (line {}, column {})",
@@ -85,7 +96,9 @@ pub fn parse_token_reply(body: &[u8], fields: &TokenFields, now: u64) -> Result<
 
     if expires_on <= now {
         return Err(FetchError::Retryable {
-            message: format!("the endpoint returned a token that expired at {expires_on}, before now ({now})"),
+            message: format!(
+                "the endpoint returned a token that expired at {expires_on}, before now ({now})"
+            ),
             retry_after: None,
         });
     }
@@ -109,7 +122,9 @@ pub fn parse_expires_on(value: &Value) -> Option<u64> {
 /// Reads a non-negative whole number of seconds from a number or a numeric string.
 fn parse_seconds(value: &Value) -> Option<u64> {
     match value {
-        Value::Number(number) => number.as_u64().or_else(|| number.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+        Value::Number(number) => number
+            .as_u64()
+            .or_else(|| number.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
         Value::String(text) => text.trim().parse::<u64>().ok(),
         _ => None,
     }
@@ -117,9 +132,11 @@ fn parse_seconds(value: &Value) -> Option<u64> {
 
 /// Parses the date formats seen in `expires_on`/`expiresOn`.
 fn parse_date(text: &str) -> Option<u64> {
-    // App Service api-version 2017-09-01: `11/21/2017 12:00:00 AM +00:00`.
-    if let Ok(date) = DateTime::parse_from_str(text, "%m/%d/%Y %I:%M:%S %p %:z") {
-        return u64::try_from(date.timestamp()).ok();
+    // App Service api-version 2017-09-01, on Windows and on Linux.
+    for format in ["%m/%d/%Y %I:%M:%S %p %:z", "%m/%d/%Y %H:%M:%S %:z"] {
+        if let Ok(date) = DateTime::parse_from_str(text, format) {
+            return u64::try_from(date.timestamp()).ok();
+        }
     }
 
     if let Ok(date) = DateTime::parse_from_rfc3339(text) {
@@ -132,8 +149,8 @@ fn parse_date(text: &str) -> Option<u64> {
     u64::try_from(local.timestamp()).ok()
 }
 
-/// Whether an HTTP status is worth retrying: 404 and 410 (the identity endpoint is still
-/// starting), 429 (throttled) and every 5xx.
+/// Returns whether an HTTP status is worth retrying: 404 and 410 (the identity endpoint is
+/// still starting), 429 (throttled) and every 5xx.
 pub fn is_retryable_status(status: reqwest::StatusCode) -> bool {
     matches!(status.as_u16(), 404 | 410 | 429) || status.is_server_error()
 }
@@ -146,13 +163,19 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 
 /// Turns a reply from an identity endpoint into a token or a classified error.
 /// `endpoint` names the endpoint in messages.
-pub async fn read_http_reply(response: reqwest::Response, endpoint: &str) -> Result<AccessToken, FetchError> {
+pub async fn read_http_reply(
+    response: reqwest::Response,
+    endpoint: &str,
+) -> Result<AccessToken, FetchError> {
     let status = response.status();
     let retry_after = retry_after(response.headers());
-    let body = response.bytes().await.map_err(|error| FetchError::Retryable {
-        message: format!("reading the reply of {endpoint} failed: {error}"),
-        retry_after: None,
-    })?;
+    let body = response
+        .bytes()
+        .await
+        .map_err(|error| FetchError::Retryable {
+            message: format!("reading the reply of {endpoint} failed: {error}"),
+            retry_after: None,
+        })?;
 
     if status.is_success() {
         return parse_token_reply(&body, &OAUTH_FIELDS, unix_now());
@@ -160,7 +183,10 @@ pub async fn read_http_reply(response: reqwest::Response, endpoint: &str) -> Res
 
     let message = format!("{endpoint} answered HTTP {status}{}", error_detail(&body));
     if is_retryable_status(status) {
-        Err(FetchError::Retryable { message, retry_after })
+        Err(FetchError::Retryable {
+            message,
+            retry_after,
+        })
     } else {
         Err(FetchError::Denied(message))
     }
@@ -236,14 +262,33 @@ mod tests {
 
     #[test]
     fn expires_on_preferred_over_expires_in() {
-        let token = parse(r#"{"access_token":"t","expires_on":"1800000600","expires_in":"86399"}"#).unwrap();
+        let token = parse(r#"{"access_token":"t","expires_on":"1800000600","expires_in":"86399"}"#)
+            .unwrap();
 
         assert_eq!(token.expires_on, 1_800_000_600);
     }
 
     #[test]
     fn expires_on_as_2017_date() {
-        let token = parse(r#"{"access_token":"t","expires_on":"01/15/2027 8:40:00 AM +00:00"}"#).unwrap();
+        let token =
+            parse(r#"{"access_token":"t","expires_on":"01/15/2027 8:40:00 AM +00:00"}"#).unwrap();
+
+        assert_eq!(token.expires_on, 1_800_000_000 + 2_400);
+    }
+
+    #[test]
+    fn expires_on_as_2017_linux_date() {
+        let token =
+            parse(r#"{"access_token":"t","expires_on":"01/15/2027 08:40:00 +00:00"}"#).unwrap();
+
+        assert_eq!(token.expires_on, 1_800_000_000 + 2_400);
+    }
+
+    #[test]
+    fn expires_on_as_iso_date() {
+        let token =
+            parse(r#"{"access_token":"t","expires_on":"2027-01-15T08:40:00.0000000+00:00"}"#)
+                .unwrap();
 
         assert_eq!(token.expires_on, 1_800_000_000 + 2_400);
     }
@@ -251,7 +296,10 @@ mod tests {
     #[test]
     fn azure_cli_local_date() {
         let local = Local.timestamp_opt(1_800_000_600, 0).unwrap();
-        let body = format!(r#"{{"accessToken":"t","expiresOn":"{}"}}"#, local.format("%Y-%m-%d %H:%M:%S%.6f"));
+        let body = format!(
+            r#"{{"accessToken":"t","expiresOn":"{}"}}"#,
+            local.format("%Y-%m-%d %H:%M:%S%.6f")
+        );
 
         let token = parse_token_reply(body.as_bytes(), &AZURE_CLI_FIELDS, NOW).unwrap();
 
@@ -275,7 +323,8 @@ mod tests {
 
     #[test]
     fn error_detail_reads_oauth_fields() {
-        let detail = error_detail(br#"{"error":"invalid_client","error_description":"AADSTS700016"}"#);
+        let detail =
+            error_detail(br#"{"error":"invalid_client","error_description":"AADSTS700016"}"#);
 
         assert_eq!(detail, ": invalid_client: AADSTS700016");
     }

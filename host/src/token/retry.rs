@@ -18,7 +18,7 @@ use super::{AccessToken, TokenError};
 /// Wait before the second attempt.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 
-/// Longest wait between two attempts, unless the endpoint's `Retry-After` asks for more.
+/// Longest wait between two attempts, unless the endpoint's `Retry-After` requests more.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Default time allowed for one attempt.
@@ -63,11 +63,18 @@ pub async fn fetch_with_retry(
         // The last attempt gets whatever is left of the budget, so the budget holds even
         // when every attempt hangs.
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let timeout = policy.attempt_timeout.min(remaining).max(Duration::from_millis(1));
+        let timeout = policy
+            .attempt_timeout
+            .min(remaining)
+            .max(Duration::from_millis(1));
         let outcome = match tokio::time::timeout(timeout, source.fetch(scopes)).await {
             Ok(outcome) => outcome,
             Err(_) => Err(FetchError::Retryable {
-                message: format!("{} did not answer within {} ms", source.describe(), timeout.as_millis()),
+                message: format!(
+                    "{} did not answer within {} ms",
+                    source.describe(),
+                    timeout.as_millis()
+                ),
                 retry_after: None,
             }),
         };
@@ -75,8 +82,13 @@ pub async fn fetch_with_retry(
         let (message, retry_after) = match outcome {
             Ok(token) => return Ok(token),
             Err(FetchError::Denied(message)) => return Err(TokenError::Denied(message)),
-            Err(FetchError::NotConfigured(message)) => return Err(TokenError::NotConfigured(message)),
-            Err(FetchError::Retryable { message, retry_after }) => (message, retry_after),
+            Err(FetchError::NotConfigured(message)) => {
+                return Err(TokenError::NotConfigured(message));
+            }
+            Err(FetchError::Retryable {
+                message,
+                retry_after,
+            }) => (message, retry_after),
         };
 
         // Stop when the next wait would end past the deadline, and tell the caller how long

@@ -55,7 +55,10 @@ pub fn select_provider(args: &TokenArgs) -> Result<Arc<dyn TokenProvider>, Token
 
 /// Like [`select_provider`], reading variables through `env` instead of the process
 /// environment. The App Service source keeps `env` to re-read `IDENTITY_HEADER`.
-pub fn select_provider_with_env(args: &TokenArgs, env: EnvLookup) -> Result<Arc<dyn TokenProvider>, TokenError> {
+pub fn select_provider_with_env(
+    args: &TokenArgs,
+    env: EnvLookup,
+) -> Result<Arc<dyn TokenProvider>, TokenError> {
     let (kind, reason) = match args.token_source {
         TokenSourceKind::Auto => detect(args, &env).ok_or_else(|| {
             TokenError::NotConfigured(format!(
@@ -67,7 +70,9 @@ pub fn select_provider_with_env(args: &TokenArgs, env: EnvLookup) -> Result<Arc<
 
     let provider = build(kind, args, &env)?;
     tracing::info!(source = %provider.describe(), reason, "token source selected");
-    if args.user_assigned().is_some() && !matches!(kind, TokenSourceKind::AppService | TokenSourceKind::Imds) {
+    if args.user_assigned().is_some()
+        && !matches!(kind, TokenSourceKind::AppService | TokenSourceKind::Imds)
+    {
         tracing::warn!(source = %provider.describe(), "--managed-identity-* options apply only to app-service and imds and are ignored");
     }
     Ok(provider)
@@ -76,19 +81,31 @@ pub fn select_provider_with_env(args: &TokenArgs, env: EnvLookup) -> Result<Arc<
 /// Returns the first source in the documented order whose configuration is present.
 fn detect(args: &TokenArgs, env: &EnvLookup) -> Option<(TokenSourceKind, &'static str)> {
     if args.static_token_file.is_some() || env(STATIC_TOKEN_VAR).is_some() {
-        return Some((TokenSourceKind::Static, "KEYLESS_STATIC_TOKEN or KEYLESS_STATIC_TOKEN_FILE is set"));
+        return Some((
+            TokenSourceKind::Static,
+            "KEYLESS_STATIC_TOKEN or KEYLESS_STATIC_TOKEN_FILE is set",
+        ));
     }
     if env(IDENTITY_ENDPOINT_VAR).is_some() && env(IDENTITY_HEADER_VAR).is_some() {
-        return Some((TokenSourceKind::AppService, "IDENTITY_ENDPOINT and IDENTITY_HEADER are set"));
+        return Some((
+            TokenSourceKind::AppService,
+            "IDENTITY_ENDPOINT and IDENTITY_HEADER are set",
+        ));
     }
-    if env(FEDERATED_TOKEN_FILE_VAR).is_some() && env(CLIENT_ID_VAR).is_some() && env(TENANT_ID_VAR).is_some() {
+    if env(FEDERATED_TOKEN_FILE_VAR).is_some()
+        && env(CLIENT_ID_VAR).is_some()
+        && env(TENANT_ID_VAR).is_some()
+    {
         return Some((
             TokenSourceKind::WorkloadIdentity,
             "AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID and AZURE_TENANT_ID are set",
         ));
     }
     if args.imds_endpoint.is_some() || env(POD_IDENTITY_HOST_VAR).is_some() {
-        return Some((TokenSourceKind::Imds, "KEYLESS_IMDS_ENDPOINT or AZURE_POD_IDENTITY_AUTHORITY_HOST is set"));
+        return Some((
+            TokenSourceKind::Imds,
+            "KEYLESS_IMDS_ENDPOINT or AZURE_POD_IDENTITY_AUTHORITY_HOST is set",
+        ));
     }
     if azure_cli_program(args, env).is_some() {
         return Some((TokenSourceKind::AzureCli, "the Azure CLI was found"));
@@ -96,7 +113,11 @@ fn detect(args: &TokenArgs, env: &EnvLookup) -> Option<(TokenSourceKind, &'stati
     None
 }
 
-fn build(kind: TokenSourceKind, args: &TokenArgs, env: &EnvLookup) -> Result<Arc<dyn TokenProvider>, TokenError> {
+fn build(
+    kind: TokenSourceKind,
+    args: &TokenArgs,
+    env: &EnvLookup,
+) -> Result<Arc<dyn TokenProvider>, TokenError> {
     let source: Arc<dyn TokenSource> = match kind {
         TokenSourceKind::Auto => unreachable!("auto is resolved by detect"),
         TokenSourceKind::Static => return build_static(args, env),
@@ -107,14 +128,25 @@ fn build(kind: TokenSourceKind, args: &TokenArgs, env: &EnvLookup) -> Result<Arc
         ),
         TokenSourceKind::WorkloadIdentity => Arc::new(
             WorkloadIdentitySource::from_env(env)
-                .ok_or_else(|| missing("workload-identity", "AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID and AZURE_TENANT_ID"))?
+                .ok_or_else(|| {
+                    missing(
+                        "workload-identity",
+                        "AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID and AZURE_TENANT_ID",
+                    )
+                })?
                 .map_err(not_configured)?,
         ),
-        TokenSourceKind::Imds => Arc::new(ImdsSource::new(&imds_endpoint(args, env), args.user_assigned()).map_err(not_configured)?),
+        TokenSourceKind::Imds => Arc::new(
+            ImdsSource::new(&imds_endpoint(args, env), args.user_assigned())
+                .map_err(not_configured)?,
+        ),
         TokenSourceKind::AzureCli => {
             let program = azure_cli_program(args, env)
                 .ok_or_else(|| missing("azure-cli", "`az` on PATH or --azure-cli-path"))?;
-            return Ok(Arc::new(CachingProvider::new(Arc::new(AzureCliSource::new(program)), AZURE_CLI_POLICY)));
+            return Ok(Arc::new(CachingProvider::new(
+                Arc::new(AzureCliSource::new(program)),
+                AZURE_CLI_POLICY,
+            )));
         }
     };
 
@@ -125,7 +157,12 @@ fn build_static(args: &TokenArgs, env: &EnvLookup) -> Result<Arc<dyn TokenProvid
     let source = match (&args.static_token_file, env(STATIC_TOKEN_VAR)) {
         (Some(path), _) => StaticToken::File(path.clone()),
         (None, Some(value)) => StaticToken::Value(Secret::new(value)),
-        (None, None) => return Err(missing("static", "KEYLESS_STATIC_TOKEN or KEYLESS_STATIC_TOKEN_FILE")),
+        (None, None) => {
+            return Err(missing(
+                "static",
+                "KEYLESS_STATIC_TOKEN or KEYLESS_STATIC_TOKEN_FILE",
+            ));
+        }
     };
     Ok(Arc::new(StaticTokenProvider::new(source)))
 }
@@ -164,12 +201,16 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> EnvLookup {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Arc::new(move |name| map.get(name).cloned())
     }
 
     fn auto(pairs: &[(&str, &str)]) -> Result<String, TokenError> {
-        select_provider_with_env(&TokenArgs::default(), env(pairs)).map(|provider| provider.describe())
+        select_provider_with_env(&TokenArgs::default(), env(pairs))
+            .map(|provider| provider.describe())
     }
 
     #[test]
@@ -186,7 +227,11 @@ mod tests {
 
     #[test]
     fn auto_picks_app_service() {
-        let described = auto(&[("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi/token"), ("IDENTITY_HEADER", "h")]).unwrap();
+        let described = auto(&[
+            ("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi/token"),
+            ("IDENTITY_HEADER", "h"),
+        ])
+        .unwrap();
 
         assert!(described.starts_with("app-service"), "{described}");
     }
@@ -205,9 +250,13 @@ mod tests {
 
     #[test]
     fn auto_uses_pod_identity_host_for_imds() {
-        let described = auto(&[("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:2579")]).unwrap();
+        let described =
+            auto(&[("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:2579")]).unwrap();
 
-        assert!(described.contains("imds (http://127.0.0.1:2579/metadata/identity/oauth2/token"), "{described}");
+        assert!(
+            described.contains("imds (http://127.0.0.1:2579/metadata/identity/oauth2/token"),
+            "{described}"
+        );
     }
 
     #[test]
@@ -215,7 +264,10 @@ mod tests {
         let error = auto(&[("AZURE_CLIENT_ID", "c"), ("PATH", "/nonexistent")]).unwrap_err();
 
         let message = error.to_string();
-        assert!(message.contains("IDENTITY_ENDPOINT and IDENTITY_HEADER"), "{message}");
+        assert!(
+            message.contains("IDENTITY_ENDPOINT and IDENTITY_HEADER"),
+            "{message}"
+        );
         assert!(message.contains("KEYLESS_IMDS_ENDPOINT"), "{message}");
         assert!(message.contains("--token-source imds"), "{message}");
     }
@@ -229,7 +281,11 @@ mod tests {
 
         let provider = select_provider_with_env(&args, env(&[])).unwrap();
 
-        assert!(provider.describe().contains("169.254.169.254"), "{}", provider.describe());
+        assert!(
+            provider.describe().contains("169.254.169.254"),
+            "{}",
+            provider.describe()
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::{AccessToken, TokenFuture};
 
-/// Why a single fetch failed. Messages never contain a credential.
+/// The reason a single fetch failed. Messages never contain a credential.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FetchError {
     /// A failure worth retrying: 404, 410, 429, 5xx, a connect error or a timeout.
@@ -36,13 +36,16 @@ impl std::fmt::Display for FetchError {
 /// One place tokens come from: an identity endpoint or a local tool.
 pub trait TokenSource: Send + Sync + 'static {
     /// Requests a token for `scopes` once, without retrying.
-    fn fetch<'a>(&'a self, scopes: &'a [String]) -> TokenFuture<'a, Result<AccessToken, FetchError>>;
+    fn fetch<'a>(
+        &'a self,
+        scopes: &'a [String],
+    ) -> TokenFuture<'a, Result<AccessToken, FetchError>>;
 
-    /// The identity the tokens belong to, for example `app-service system-assigned`.
+    /// Returns the identity the tokens belong to, for example `app-service system-assigned`.
     /// Part of the cache key. Never contains a credential.
     fn identity(&self) -> String;
 
-    /// A short description for the start-up log. Never contains a credential.
+    /// Returns a short description for the start-up log. Never contains a credential.
     fn describe(&self) -> String;
 }
 
@@ -58,7 +61,7 @@ pub enum UserAssignedId {
 }
 
 impl UserAssignedId {
-    /// A label for logs and cache keys, such as `client_id=0b1c...`. IDs are not secrets.
+    /// Returns a label for logs and cache keys, such as `client_id=0b1c...`. IDs are not secrets.
     pub fn label(&self) -> String {
         match self {
             UserAssignedId::ClientId(id) => format!("client_id={id}"),
@@ -72,7 +75,7 @@ impl UserAssignedId {
 /// changing the process environment.
 pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
-/// An [`EnvLookup`] over the process environment that treats empty values as unset.
+/// Returns an [`EnvLookup`] over the process environment that treats empty values as unset.
 pub fn process_env() -> EnvLookup {
     Arc::new(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
 }
@@ -84,7 +87,9 @@ pub fn direct_http_client() -> Result<reqwest::Client, FetchError> {
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|error| FetchError::NotConfigured(format!("creating the HTTP client failed: {error}")))
+        .map_err(|error| {
+            FetchError::NotConfigured(format!("creating the HTTP client failed: {error}"))
+        })
 }
 
 /// Turns a scope list into the single `resource` that managed identity endpoints take.
@@ -103,7 +108,9 @@ pub fn scopes_to_resource(scopes: &[String]) -> Result<String, FetchError> {
 
     let resource = scope.strip_suffix("/.default").unwrap_or(scope);
     if resource.is_empty() {
-        return Err(FetchError::NotConfigured(format!("invalid scope {scope:?}: it names no resource")));
+        return Err(FetchError::NotConfigured(format!(
+            "invalid scope {scope:?}: it names no resource"
+        )));
     }
     Ok(resource.to_owned())
 }
@@ -116,21 +123,33 @@ mod tests {
     fn resource_strips_default_suffix() {
         let scopes = vec!["https://ossrdbms-aad.database.windows.net/.default".to_owned()];
 
-        assert_eq!(scopes_to_resource(&scopes).unwrap(), "https://ossrdbms-aad.database.windows.net");
+        assert_eq!(
+            scopes_to_resource(&scopes).unwrap(),
+            "https://ossrdbms-aad.database.windows.net"
+        );
     }
 
     #[test]
     fn resource_keeps_plain_resource() {
         let scopes = vec!["https://management.azure.com".to_owned()];
 
-        assert_eq!(scopes_to_resource(&scopes).unwrap(), "https://management.azure.com");
+        assert_eq!(
+            scopes_to_resource(&scopes).unwrap(),
+            "https://management.azure.com"
+        );
     }
 
     #[test]
     fn resource_rejects_two_scopes() {
         let scopes = vec!["a/.default".to_owned(), "b/.default".to_owned()];
 
-        assert!(matches!(scopes_to_resource(&scopes), Err(FetchError::NotConfigured(_))));
-        assert!(matches!(scopes_to_resource(&[]), Err(FetchError::NotConfigured(_))));
+        assert!(matches!(
+            scopes_to_resource(&scopes),
+            Err(FetchError::NotConfigured(_))
+        ));
+        assert!(matches!(
+            scopes_to_resource(&[]),
+            Err(FetchError::NotConfigured(_))
+        ));
     }
 }

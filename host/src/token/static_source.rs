@@ -42,7 +42,9 @@ impl StaticTokenProvider {
             return Some(Self::new(StaticToken::File(path)));
         }
 
-        let value = std::env::var(STATIC_TOKEN_VAR).ok().filter(|value| !value.is_empty())?;
+        let value = std::env::var(STATIC_TOKEN_VAR)
+            .ok()
+            .filter(|value| !value.is_empty())?;
         Some(Self::new(StaticToken::Value(Secret::new(value))))
     }
 
@@ -71,10 +73,15 @@ impl StaticTokenProvider {
 }
 
 impl TokenProvider for StaticTokenProvider {
-    fn get_token<'a>(&'a self, _scopes: &'a [String]) -> TokenFuture<'a, Result<AccessToken, TokenError>> {
+    fn get_token<'a>(
+        &'a self,
+        _scopes: &'a [String],
+    ) -> TokenFuture<'a, Result<AccessToken, TokenError>> {
         Box::pin(async move {
             let token = self.read()?;
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
             Ok(AccessToken {
                 token,
                 expires_on: (now + STATIC_TOKEN_LIFETIME).as_secs(),

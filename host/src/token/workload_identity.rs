@@ -9,9 +9,10 @@
 //! carries `expires_in` as a number.
 //!
 //! The file is read on every request because the platform replaces it before the
-//! assertion expires. This is implemented with `reqwest` rather than `azure_identity`
-//! (1.0) for the same reasons as the App Service source: that crate's cache cannot be
-//! invalidated after the database rejects a token, and it retries on its own schedule.
+//! assertion expires. `azure_identity` (1.0) has a workload identity credential, but it
+//! re-reads the file only every 10 minutes and retries through `azure_core`'s pipeline,
+//! which would stack on top of the retry budget in [`super::retry`], so the exchange is
+//! implemented here with `reqwest`.
 
 use std::path::PathBuf;
 
@@ -47,8 +48,17 @@ pub struct WorkloadIdentitySource {
 
 impl WorkloadIdentitySource {
     /// Creates a source. `authority` is a URL such as `https://login.microsoftonline.com/`.
-    pub fn new(authority: &str, tenant_id: &str, client_id: &str, token_file: PathBuf) -> Result<Self, FetchError> {
-        if tenant_id.is_empty() || !tenant_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+    pub fn new(
+        authority: &str,
+        tenant_id: &str,
+        client_id: &str,
+        token_file: PathBuf,
+    ) -> Result<Self, FetchError> {
+        if tenant_id.is_empty()
+            || !tenant_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
             return Err(FetchError::NotConfigured(format!(
                 "{TENANT_ID_VAR} {tenant_id:?} is not a tenant ID; expected a GUID or a domain such as contoso.onmicrosoft.com"
             )));
@@ -68,7 +78,9 @@ impl WorkloadIdentitySource {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|error| FetchError::NotConfigured(format!("creating the HTTP client failed: {error}")))?;
+            .map_err(|error| {
+                FetchError::NotConfigured(format!("creating the HTTP client failed: {error}"))
+            })?;
 
         Ok(Self {
             token_url,
@@ -86,17 +98,24 @@ impl WorkloadIdentitySource {
         let client_id = env(CLIENT_ID_VAR)?;
         let tenant_id = env(TENANT_ID_VAR)?;
         let authority = env(AUTHORITY_HOST_VAR).unwrap_or_else(|| DEFAULT_AUTHORITY.to_owned());
-        Some(Self::new(&authority, &tenant_id, &client_id, PathBuf::from(token_file)))
+        Some(Self::new(
+            &authority,
+            &tenant_id,
+            &client_id,
+            PathBuf::from(token_file),
+        ))
     }
 
     /// Reads the assertion now, because the platform rotates the file.
     async fn read_assertion(&self) -> Result<String, FetchError> {
-        let content = tokio::fs::read_to_string(&self.token_file).await.map_err(|error| {
-            FetchError::NotConfigured(format!(
-                "cannot read the federated token file {} ({FEDERATED_TOKEN_FILE_VAR}): {error}",
-                self.token_file.display()
-            ))
-        })?;
+        let content = tokio::fs::read_to_string(&self.token_file)
+            .await
+            .map_err(|error| {
+                FetchError::NotConfigured(format!(
+                    "cannot read the federated token file {} ({FEDERATED_TOKEN_FILE_VAR}): {error}",
+                    self.token_file.display()
+                ))
+            })?;
 
         let assertion = content.trim();
         if assertion.is_empty() {
@@ -110,10 +129,15 @@ impl WorkloadIdentitySource {
 }
 
 impl TokenSource for WorkloadIdentitySource {
-    fn fetch<'a>(&'a self, scopes: &'a [String]) -> TokenFuture<'a, Result<AccessToken, FetchError>> {
+    fn fetch<'a>(
+        &'a self,
+        scopes: &'a [String],
+    ) -> TokenFuture<'a, Result<AccessToken, FetchError>> {
         Box::pin(async move {
             if scopes.is_empty() {
-                return Err(FetchError::NotConfigured("no scope was requested".to_owned()));
+                return Err(FetchError::NotConfigured(
+                    "no scope was requested".to_owned(),
+                ));
             }
             let assertion = self.read_assertion().await?;
             let scope = scopes.join(" ");
@@ -138,11 +162,17 @@ impl TokenSource for WorkloadIdentitySource {
     }
 
     fn identity(&self) -> String {
-        format!("workload-identity tenant={} client_id={}", self.tenant_id, self.client_id)
+        format!(
+            "workload-identity tenant={} client_id={}",
+            self.tenant_id, self.client_id
+        )
     }
 
     fn describe(&self) -> String {
-        format!("workload-identity ({}, client_id={})", self.token_url, self.client_id)
+        format!(
+            "workload-identity ({}, client_id={})",
+            self.token_url, self.client_id
+        )
     }
 }
 
@@ -162,16 +192,25 @@ mod tests {
 
     #[test]
     fn token_url_joins_authority_and_tenant() {
-        for authority in ["https://login.microsoftonline.com", "https://login.microsoftonline.com/"] {
-            let source = WorkloadIdentitySource::new(authority, "t-1", "c-1", PathBuf::from("/x")).unwrap();
+        for authority in [
+            "https://login.microsoftonline.com",
+            "https://login.microsoftonline.com/",
+        ] {
+            let source =
+                WorkloadIdentitySource::new(authority, "t-1", "c-1", PathBuf::from("/x")).unwrap();
 
-            assert_eq!(source.token_url.as_str(), "https://login.microsoftonline.com/t-1/oauth2/v2.0/token");
+            assert_eq!(
+                source.token_url.as_str(),
+                "https://login.microsoftonline.com/t-1/oauth2/v2.0/token"
+            );
         }
     }
 
     #[test]
     fn tenant_with_slash_rejected() {
-        let error = WorkloadIdentitySource::new(DEFAULT_AUTHORITY, "a/../b", "c", PathBuf::from("/x")).unwrap_err();
+        let error =
+            WorkloadIdentitySource::new(DEFAULT_AUTHORITY, "a/../b", "c", PathBuf::from("/x"))
+                .unwrap_err();
 
         assert!(error.to_string().contains("AZURE_TENANT_ID"), "{error}");
     }

@@ -52,10 +52,17 @@ pub fn app_service_provider(emulator: &EmulatorHandle) -> (Arc<CachingProvider>,
 }
 
 /// Like [`app_service_provider`] with a chosen retry policy.
-pub fn app_service_provider_with(emulator: &EmulatorHandle, policy: RetryPolicy) -> (Arc<CachingProvider>, HeaderVar) {
+pub fn app_service_provider_with(
+    emulator: &EmulatorHandle,
+    policy: RetryPolicy,
+) -> (Arc<CachingProvider>, HeaderVar) {
     let header = HeaderVar(Arc::new(Mutex::new(emulator.identity_header())));
-    let source = AppServiceSource::new(&emulator.app_service_endpoint(), None, header.env()).expect("valid endpoint");
-    (Arc::new(CachingProvider::new(Arc::new(source), policy)), header)
+    let source = AppServiceSource::new(&emulator.app_service_endpoint(), None, header.env())
+        .expect("valid endpoint");
+    (
+        Arc::new(CachingProvider::new(Arc::new(source), policy)),
+        header,
+    )
 }
 
 /// A loopback URL on which nothing listens.
