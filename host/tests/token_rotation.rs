@@ -1,12 +1,13 @@
-//! End-to-end token rotation: the component serves requests through `keyless_host::Host`
+//! Token rotation end to end: the component serves requests through `keyless_host::Host`
 //! against a real PostgreSQL whose role password is always the newest token the identity
 //! emulator issued, with `VALID UNTIL` at that token's expiry, as Entra ID tokens are
 //! checked at login.
 //!
-//! The emulator issues tokens that live `KEYLESS_ROTATION_LIFETIME_SECS` seconds (default
-//! 60), and the cache replaces them at half-life, so one rotation takes half the lifetime
-//! and the default run takes about 5.5 × 30 s ≈ 165 s. Setting the variable to 20 gives
-//! the same checks in about 55 s.
+//! `rotation_under_load_has_no_failures` uses tokens that live
+//! `KEYLESS_ROTATION_LIFETIME_SECS` seconds (default 60). The cache replaces them at
+//! half-life, so one rotation takes half the lifetime and five rotations take about
+//! 150 s (152 s measured on a 2-core machine). Setting the variable to 12 runs the same
+//! checks in about 32 s.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
@@ -15,8 +16,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::Request;
 use keyless_devkit::component::component_wasm;
-use keyless_devkit::identity::{self, EmulatorConfig};
+use keyless_devkit::identity::{self, EmulatorConfig, EmulatorHandle};
 use keyless_devkit::postgres::{ClusterOptions, TestCluster, random_password};
+use keyless_host::token::TokenProvider;
 use keyless_host::token::app_service::AppServiceSource;
 use keyless_host::token::cache::CachingProvider;
 use keyless_host::token::retry::RetryPolicy;
@@ -72,21 +74,16 @@ async fn start_cluster() -> Arc<TestCluster> {
     Arc::new(cluster)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rotation_under_load_has_no_failures() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let lifetime = token_lifetime();
-    let cluster = start_cluster().await;
-
-    // Every issued token becomes the role's only password, valid until the token expires.
-    // The emulator runs on its own thread like a real endpoint in another process, and its
-    // hook keeps one superuser session open there and lets the server hash the password.
+/// Starts an emulator on its own thread that issues `lifetime` tokens and makes each one
+/// the role's only password, valid until the token expires.
+///
+/// The thread stands in for a real endpoint in another process. The hook keeps one
+/// superuser session open there and sends the password in the clear, so the server hashes
+/// it and the emulator's reply is not delayed by client-side SCRAM hashing.
+fn start_password_emulator(cluster: &Arc<TestCluster>, lifetime: Duration) -> EmulatorHandle {
     let hook_cluster = cluster.clone();
     let superuser = Arc::new(tokio::sync::OnceCell::<tokio_postgres::Client>::new());
-    let emulator = identity::start_in_background(EmulatorConfig {
+    identity::start_in_background(EmulatorConfig {
         token_lifetime: lifetime,
         on_issue: Some(identity::hook(move |token, expires_on| {
             let (cluster, superuser) = (hook_cluster.clone(), superuser.clone());
@@ -107,17 +104,23 @@ async fn rotation_under_load_has_no_failures() {
         })),
         ..EmulatorConfig::default()
     })
-    .expect("start the identity emulator");
+    .expect("start the identity emulator")
+}
 
+/// Returns a caching App Service provider for `emulator` with the default retry policy.
+fn app_service_tokens(emulator: &EmulatorHandle) -> Arc<CachingProvider> {
     let header = emulator.identity_header();
     let env: EnvLookup = Arc::new(move |_| Some(header.clone()));
     let source =
         AppServiceSource::new(&emulator.app_service_endpoint(), None, env).expect("emulator URL");
-    let tokens = Arc::new(CachingProvider::new(
+    Arc::new(CachingProvider::new(
         Arc::new(source),
         RetryPolicy::default(),
-    ));
+    ))
+}
 
+/// Loads the component into a host that connects to `cluster` as the role.
+async fn start_host(cluster: &TestCluster, tokens: Arc<CachingProvider>) -> Arc<Host> {
     let wasm = tokio::task::spawn_blocking(component_wasm)
         .await
         .expect("component build task");
@@ -134,8 +137,86 @@ async fn rotation_under_load_has_no_failures() {
         pool_max_size: POOL_MAX_SIZE,
         ..HostConfig::default()
     };
-    let host =
-        Arc::new(Host::new(config, tokens.clone()).expect("load the component into the host"));
+    Arc::new(Host::new(config, tokens).expect("load the component into the host"))
+}
+
+/// Logs in as the role with `password` and runs one query.
+async fn login(cluster: &TestCluster, password: &str) -> Result<(), tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::Config::new()
+        .host(cluster.host())
+        .port(cluster.port())
+        .dbname(DATABASE)
+        .user(ROLE)
+        .password(password)
+        .connect(tokio_postgres::NoTls)
+        .await?;
+    tokio::spawn(connection);
+    client.simple_query("select 1").await.map(|_| ())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_token_rejected_at_login() {
+    let cluster = start_cluster().await;
+    let emulator = start_password_emulator(&cluster, Duration::from_secs(3));
+    let tokens = app_service_tokens(&emulator);
+    let scopes = vec!["https://ossrdbms-aad.database.windows.net/.default".to_owned()];
+
+    let token = tokens.get_token(&scopes).await.expect("a token");
+    let fresh = login(&cluster, token.token.expose()).await;
+    let expiry = std::time::UNIX_EPOCH + Duration::from_secs(token.expires_on);
+    let wait = expiry
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    tokio::time::sleep(wait + Duration::from_millis(1500)).await;
+    let expired = login(&cluster, token.token.expose()).await;
+
+    assert!(fresh.is_ok(), "{fresh:?}");
+    let error = expired.expect_err("an expired token still logged in");
+    let code = error.code().expect("a server error with a SQLSTATE");
+    assert_eq!(code, &tokio_postgres::error::SqlState::INVALID_PASSWORD);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_token_replaced_through_host() {
+    let cluster = start_cluster().await;
+    let emulator = start_password_emulator(&cluster, Duration::from_secs(3600));
+    let tokens = app_service_tokens(&emulator);
+    let scopes = vec!["https://ossrdbms-aad.database.windows.net/.default".to_owned()];
+    let cached = tokens.get_token(&scopes).await.expect("a token");
+
+    // Another client of the same identity gets a token, which replaces the role's
+    // password, so the cached token no longer logs in.
+    app_service_tokens(&emulator)
+        .get_token(&scopes)
+        .await
+        .expect("a second token");
+    let host = start_host(&cluster, tokens.clone()).await;
+    let request = Request::get("/api/clients?limit=1")
+        .header("host", "localhost")
+        .body(Bytes::new())
+        .unwrap();
+    let response = host.handle(request).await;
+
+    let body = String::from_utf8_lossy(response.body()).into_owned();
+    assert_eq!(response.status(), 200, "{body}");
+    assert_eq!(emulator.calls(), 3);
+    let current = tokens.get_token(&scopes).await.expect("a token");
+    assert_ne!(current.token, cached.token);
+    assert_eq!(current.token.expose(), emulator.issued()[2].token);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_under_load_has_no_failures() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let lifetime = token_lifetime();
+    let cluster = start_cluster().await;
+
+    let emulator = start_password_emulator(&cluster, lifetime);
+    let tokens = app_service_tokens(&emulator);
+    let host = start_host(&cluster, tokens.clone()).await;
 
     // Watch the server's session count for the role while the requests run.
     let stop = Arc::new(AtomicBool::new(false));
