@@ -73,12 +73,12 @@ pub struct TokenArgs {
     pub azure_cli_path: Option<PathBuf>,
 
     /// Time allowed for one request to an identity endpoint, in milliseconds.
-    #[arg(long, env = "KEYLESS_TOKEN_ATTEMPT_TIMEOUT_MS", default_value_t = DEFAULT_ATTEMPT_TIMEOUT.as_millis() as u64)]
+    #[arg(long, env = "KEYLESS_TOKEN_ATTEMPT_TIMEOUT_MS", value_parser = clap::value_parser!(u64).range(1..), default_value_t = DEFAULT_ATTEMPT_TIMEOUT.as_millis() as u64)]
     pub token_attempt_timeout_ms: u64,
 
     /// Time allowed for one token fetch including retries and the waits between them, in
     /// milliseconds. When it runs out the request fails with a retry-after hint.
-    #[arg(long, env = "KEYLESS_TOKEN_RETRY_BUDGET_MS", default_value_t = DEFAULT_TOTAL_BUDGET.as_millis() as u64)]
+    #[arg(long, env = "KEYLESS_TOKEN_RETRY_BUDGET_MS", value_parser = clap::value_parser!(u64).range(1..), default_value_t = DEFAULT_TOTAL_BUDGET.as_millis() as u64)]
     pub token_retry_budget_ms: u64,
 }
 
