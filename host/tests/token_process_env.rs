@@ -2,7 +2,7 @@
 //! `IDENTITY_ENDPOINT` and `IDENTITY_HEADER`, and the header is re-read from the
 //! environment on every request.
 //!
-//! This file holds a single test because it changes the process environment, which
+//! This file contains a single test because it changes the process environment, which
 //! other tests running in parallel threads would observe.
 
 mod token_support;

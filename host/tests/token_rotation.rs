@@ -1,7 +1,7 @@
 //! Token rotation end to end: the component serves requests through `keyless_host::Host`
-//! against a real PostgreSQL whose role password is always the newest token the identity
-//! emulator issued, with `VALID UNTIL` at that token's expiry, as Entra ID tokens are
-//! checked at login.
+//! against a real PostgreSQL. The role's password is always the newest token the identity
+//! emulator issued, with `VALID UNTIL` at that token's expiry, because Entra ID tokens are
+//! checked at login only.
 //!
 //! `rotation_under_load_has_no_failures` uses tokens that live
 //! `KEYLESS_ROTATION_LIFETIME_SECS` seconds (default 60). The cache replaces them at
@@ -61,7 +61,7 @@ async fn start_cluster() -> Arc<TestCluster> {
         .expect("start PostgreSQL");
     cluster.create_database(DATABASE).await;
     cluster.load_sample(DATABASE).await;
-    // The role starts with a password nobody knows: only issued tokens log in.
+    // The role starts with a random password that no test uses, so only issued tokens log in.
     cluster
         .create_login_role(ROLE, &random_password(32), None)
         .await;
@@ -77,7 +77,7 @@ async fn start_cluster() -> Arc<TestCluster> {
 /// Starts an emulator on its own thread that issues `lifetime` tokens and makes each one
 /// the role's only password, valid until the token expires.
 ///
-/// The thread stands in for a real endpoint in another process. The hook keeps one
+/// The thread plays the part of a real endpoint in another process. The hook keeps one
 /// superuser session open there and sends the password in the clear, so the server hashes
 /// it and the emulator's reply is not delayed by client-side SCRAM hashing.
 fn start_password_emulator(cluster: &Arc<TestCluster>, lifetime: Duration) -> EmulatorHandle {

@@ -28,7 +28,7 @@ impl HeaderVar {
         *self.0.lock().unwrap() = value.to_owned();
     }
 
-    /// An environment with only `IDENTITY_HEADER`, read from this value on every lookup.
+    /// Returns an environment with only `IDENTITY_HEADER`, read from this value on every lookup.
     pub fn env(&self) -> EnvLookup {
         let value = self.0.clone();
         Arc::new(move |name| (name == IDENTITY_HEADER_VAR).then(|| value.lock().unwrap().clone()))
@@ -45,7 +45,7 @@ pub async fn emulator(lifetime: Duration) -> EmulatorHandle {
     .expect("the identity emulator failed to start")
 }
 
-/// A caching App Service provider for `emulator` with the default retry policy, and the
+/// Returns a caching App Service provider for `emulator` with the default retry policy, and the
 /// header variable it reads.
 pub fn app_service_provider(emulator: &EmulatorHandle) -> (Arc<CachingProvider>, HeaderVar) {
     app_service_provider_with(emulator, RetryPolicy::default())
@@ -65,7 +65,7 @@ pub fn app_service_provider_with(
     )
 }
 
-/// A loopback URL on which nothing listens.
+/// Returns a loopback URL on which nothing listens.
 pub fn closed_loopback_url() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
