@@ -234,17 +234,39 @@ async fn tls_cluster_rejects_unknown_ca() {
 async fn drop_stops_server_and_removes_directory() {
     let cluster = start(true);
     let dir = cluster.dir().to_path_buf();
-    let port = cluster.port();
-    assert!(dir.join("data").join("PG_VERSION").is_file());
+    let postmaster = postmaster_pid(&dir);
+    assert!(is_running(postmaster));
 
     drop(cluster);
 
     assert!(!dir.exists(), "{} still exists after drop", dir.display());
-    let refused = std::net::TcpStream::connect(("127.0.0.1", port));
     assert!(
-        refused.is_err(),
-        "the server still accepts connections on port {port}"
+        !is_running(postmaster),
+        "the postmaster {postmaster} still runs"
     );
+}
+
+/// Reads the postmaster's process id from `postmaster.pid` in the cluster directory.
+fn postmaster_pid(dir: &std::path::Path) -> u32 {
+    let text = std::fs::read_to_string(dir.join("data").join("postmaster.pid"))
+        .expect("a running cluster has postmaster.pid");
+    text.lines()
+        .next()
+        .and_then(|line| line.trim().parse().ok())
+        .expect("the first line of postmaster.pid is the process id")
+}
+
+/// Checks whether a process exists and is not a zombie awaiting its parent's wait. A port
+/// check would not do: a parallel test may already listen on the freed port.
+fn is_running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name, which may contain spaces.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X'),
+        Err(_) => false,
+    }
 }
 
 #[tokio::test]
@@ -320,8 +342,8 @@ fn debug_output_hides_superuser_password() {
 /// Set in the child process of `killed_owner_leaves_nothing_behind`.
 const HOLDER_ENV: &str = "KEYLESS_DEVKIT_CLUSTER_HOLDER";
 
-/// Child side of `killed_owner_leaves_nothing_behind`: starts a cluster, prints where it
-/// is, and waits to be killed. Does nothing in a normal test run.
+/// Child side of `killed_owner_leaves_nothing_behind`: starts a cluster, prints its
+/// directory, and waits to be killed. Does nothing in a normal test run.
 #[test]
 #[ignore = "run only as the child of killed_owner_leaves_nothing_behind"]
 fn cluster_holder_child() {
@@ -329,7 +351,7 @@ fn cluster_holder_child() {
         return;
     }
     let cluster = start(false);
-    println!("HOLDER {} {}", cluster.port(), cluster.dir().display());
+    println!("HOLDER {}", cluster.dir().display());
     std::thread::sleep(Duration::from_secs(300));
 }
 
@@ -338,7 +360,12 @@ fn killed_owner_leaves_nothing_behind() {
     use std::io::BufRead;
 
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "cluster_holder_child", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "cluster_holder_child",
+            "--ignored",
+            "--nocapture",
+        ])
         .env(HOLDER_ENV, "1")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -350,11 +377,10 @@ fn killed_owner_leaves_nothing_behind() {
         .lines()
         .map(|line| line.unwrap())
         .find(|line| line.starts_with("HOLDER "))
-        .expect("the child prints the cluster's port and directory");
-    let mut fields = line.split(' ').skip(1);
-    let port: u16 = fields.next().unwrap().parse().unwrap();
-    let dir = std::path::PathBuf::from(fields.next().unwrap());
-    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        .expect("the child prints the cluster's directory");
+    let dir = std::path::PathBuf::from(line.trim_start_matches("HOLDER "));
+    let postmaster = postmaster_pid(&dir);
+    assert!(is_running(postmaster));
 
     child.kill().unwrap();
     child.wait().unwrap();
@@ -363,7 +389,13 @@ fn killed_owner_leaves_nothing_behind() {
     while dir.exists() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(!dir.exists(), "{} still exists after its owner was killed", dir.display());
-    let refused = std::net::TcpStream::connect(("127.0.0.1", port));
-    assert!(refused.is_err(), "the server on port {port} outlived its owner");
+    assert!(
+        !dir.exists(),
+        "{} still exists after its owner was killed",
+        dir.display()
+    );
+    assert!(
+        !is_running(postmaster),
+        "the postmaster {postmaster} outlived its owner"
+    );
 }
