@@ -86,6 +86,12 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..=65536).map(|mb| mb as usize))]
     pub max_memory_mb: usize,
 
+    /// Directory for wasmtime's cache of compiled machine code. With it a restart loads
+    /// the compiled component instead of compiling it again. Default: no cache. Under
+    /// Azure Functions pass it in host.json `arguments`.
+    #[arg(long)]
+    pub compile_cache_dir: Option<PathBuf>,
+
     /// Seconds to wait for requests in flight after SIGTERM or SIGINT before exiting.
     #[arg(long, env = "KEYLESS_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
     pub shutdown_timeout_secs: u64,
@@ -142,6 +148,7 @@ impl Cli {
             request_timeout: Duration::from_secs(self.request_timeout_secs),
             max_request_body_bytes: self.max_request_body_bytes,
             max_memory_bytes: self.max_memory_mb * 1024 * 1024,
+            compile_cache_dir: self.compile_cache_dir.clone(),
         })
     }
 }

@@ -50,6 +50,10 @@ pub struct HostConfig {
 
     /// Largest linear memory one component instance may grow to.
     pub max_memory_bytes: usize,
+
+    /// Directory where compiled machine code is cached between starts; `None` compiles
+    /// the component on every start.
+    pub compile_cache_dir: Option<PathBuf>,
 }
 
 impl Default for HostConfig {
@@ -66,6 +70,7 @@ impl Default for HostConfig {
             request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
             max_request_body_bytes: DEFAULT_MAX_REQUEST_BODY_BYTES,
             max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
+            compile_cache_dir: None,
         }
     }
 }

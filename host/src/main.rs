@@ -7,6 +7,8 @@ use std::time::Instant;
 use clap::Parser;
 use keyless_host::Host;
 use keyless_host::cli::Cli;
+use keyless_host::invocation::FunctionApp;
+use keyless_host::server::Routes;
 use keyless_host::token::static_source::StaticTokenProvider;
 use keyless_host::token::{TokenArgs, TokenProvider, TokenSourceKind};
 use tokio::net::TcpListener;
@@ -42,6 +44,23 @@ async fn run(cli: Cli) -> Result<(), String> {
 
     let tokens = token_provider(&cli.token)?;
 
+    // host.json and the function.json files decide which requests arrive as JSON
+    // invocations; without them only forwarded requests are served.
+    let app_root = FunctionApp::default_root();
+    let app = FunctionApp::load(&app_root).map_err(|error| format!("{error}; fix the file or start the handler in the function app folder"))?;
+    let json_functions: Vec<&str> = app
+        .functions()
+        .filter(|function| !function.disabled && function.dispatch == keyless_host::invocation::Dispatch::JsonInvocation)
+        .map(|function| function.name.as_str())
+        .collect();
+    info!(
+        root = %app_root.display(),
+        route_prefix = app.route_prefix(),
+        forwarding = app.forwarding_enabled(),
+        json_invocations = %json_functions.join(","),
+        "function app loaded"
+    );
+
     let host = Host::new(config, tokens).map_err(|error| format!("{error:#}"))?;
     info!(
         component = %host.config().component.display(),
@@ -58,7 +77,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     info!(address = %local, startup_ms = started.elapsed().as_millis() as u64, "listening");
 
     let grace = std::time::Duration::from_secs(cli.shutdown_timeout_secs);
-    keyless_host::server::serve(host, listener, shutdown_signal(), grace).await;
+    keyless_host::server::serve(Routes::new(host, app), listener, shutdown_signal(), grace).await;
     info!("stopped");
     Ok(())
 }

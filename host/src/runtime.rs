@@ -53,6 +53,17 @@ impl Host {
         let mut engine_config = wasmtime::Config::new();
         engine_config.wasm_component_model(true);
         engine_config.epoch_interruption(true);
+        if let Some(directory) = &config.compile_cache_dir {
+            let mut cache_config = wasmtime::CacheConfig::new();
+            cache_config.with_directory(directory);
+            let cache = wasmtime::Cache::new(cache_config).with_context(|| {
+                format!(
+                    "cannot use {} as the compile cache; fix --compile-cache-dir",
+                    directory.display()
+                )
+            })?;
+            engine_config.cache(Some(cache));
+        }
         let engine = Engine::new(&engine_config).context("creating the wasmtime engine")?;
 
         let started = Instant::now();
@@ -122,7 +133,7 @@ impl Host {
         match self.run(request).await {
             Ok(response) => response,
             Err(failure) => {
-                tracing::error!(invocation_id, kind = failure.kind(), error = %failure, "the component failed to handle the request");
+                tracing::error!(%invocation_id, kind = failure.kind(), error = %failure, "the component failed to handle the request");
                 failure.response(self.inner.config.request_timeout)
             }
         }
@@ -226,8 +237,8 @@ impl Host {
         let mut store = Store::new(self.inner.pre.engine(), state);
         store.limiter(|state| &mut state.limits);
 
-        // Guest code that runs without calling the host is stopped by the epoch deadline;
-        // time spent in host calls is bounded by the tokio deadline in `run`.
+        // The epoch deadline stops guest code that runs without calling the host. The tokio
+        // deadline in `run` bounds time spent in host calls.
         let ticks = config.request_timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()) + 1;
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
         store.epoch_deadline_trap();
@@ -235,7 +246,7 @@ impl Host {
     }
 }
 
-/// Why a request produced no response of the component's own.
+/// Reasons a request got no response from the component.
 #[derive(Debug)]
 enum Failure {
     /// The guest trapped (including a Rust panic, which traps) or a host call failed.
@@ -244,7 +255,7 @@ enum Failure {
     Host(anyhow::Error),
     /// The guest returned without setting a response.
     MissingResponse,
-    /// The guest answered with a `wasi:http` error code instead of a response.
+    /// The guest set a `wasi:http` error code instead of a response.
     ErrorCode(String),
     /// The request deadline passed.
     Timeout,
@@ -287,14 +298,14 @@ impl std::fmt::Display for Failure {
         match self {
             Failure::Trap(error) | Failure::Host(error) => write!(f, "{error:#}"),
             Failure::MissingResponse => f.write_str("the component returned without setting a response"),
-            Failure::ErrorCode(code) => write!(f, "the component answered with error code {code}"),
+            Failure::ErrorCode(code) => write!(f, "the component returned error code {code}"),
             Failure::Timeout => f.write_str("the request deadline passed"),
         }
     }
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] on a plain thread, so the deadline
-/// holds even when guest code keeps a tokio worker busy. Stops when dropped.
+/// applies even when guest code keeps a tokio worker busy. Stops when dropped.
 struct EpochTicker {
     stop: Arc<AtomicBool>,
 }

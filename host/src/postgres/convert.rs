@@ -4,9 +4,9 @@
 //! Results arrive in binary format, since tokio-postgres requests binary for every column.
 //! The host decodes the binary format of every type the WIT contract names. Any other type
 //! (`inet`, `point`, ranges, composites, extension types such as `citext`, arrays with more
-//! than one dimension) is returned as [`PendingScalar::NeedsText`], and the caller asks the
-//! server to render the binary value with the type's output function, one extra round
-//! trip per value, which yields PostgreSQL's own text output without a decoder per type.
+//! than one dimension) is returned as [`PendingScalar::NeedsText`]. The caller then asks the
+//! server to render the binary value with the type's output function. That costs one extra
+//! round trip per value but yields PostgreSQL's own text output without a decoder per type.
 //!
 //! Parameters are encoded in binary for the types named in the contract. A `text` or
 //! `other` value bound to any other type is sent in text format, so the server parses it

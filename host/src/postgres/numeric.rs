@@ -188,7 +188,7 @@ fn parse_decimal(text: &str) -> Option<(String, String)> {
     }
 
     // Moving the point by the exponent: a bound keeps "1e999999999" from allocating
-    // gigabytes; numeric holds at most 131072 integer and 16383 fraction digits anyway.
+    // gigabytes; numeric stores at most 131072 integer and 16383 fraction digits anyway.
     if exponent.unsigned_abs() > 200_000 {
         return None;
     }

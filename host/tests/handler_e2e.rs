@@ -1,0 +1,222 @@
+//! The real `handler` binary with the release component, against a real PostgreSQL over
+//! TLS (verify-full with the test CA), spoken to over loopback HTTP.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use keyless_devkit::postgres::TestCluster;
+
+use common::handler::{HandlerProcess, component, write_token};
+use common::{APP_DATABASE, APP_ROLE, cluster_with_app_role, settled_backend_count};
+
+/// Starts a TLS cluster with the sample schema readable and writable by `app`.
+async fn sample_cluster(password: &str) -> TestCluster {
+    let cluster = cluster_with_app_role(true, password).await;
+    cluster.load_sample(APP_DATABASE).await;
+    let admin = cluster.client(APP_DATABASE).await;
+    admin
+        .batch_execute(&format!(
+            "grant select, insert, update, delete on all tables in schema public to {APP_ROLE};
+             grant usage, select on all sequences in schema public to {APP_ROLE}"
+        ))
+        .await
+        .expect("grants apply");
+    cluster
+}
+
+/// Environment for a handler that reaches `cluster` with verify-full and reads its token
+/// from `token_file`.
+fn handler_env(cluster: &TestCluster, token_file: &std::path::Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("KEYLESS_COMPONENT", component().display().to_string()),
+        ("PGHOST", cluster.host().to_owned()),
+        ("PGPORT", cluster.port().to_string()),
+        ("PGDATABASE", APP_DATABASE.to_owned()),
+        ("PGUSER", APP_ROLE.to_owned()),
+        ("PGSSLMODE", "verify-full".to_owned()),
+        ("KEYLESS_DB_CA_FILE", cluster.ca_pem_path().display().to_string()),
+        ("KEYLESS_STATIC_TOKEN_FILE", token_file.display().to_string()),
+    ]
+}
+
+fn wait_ready(handler: &HandlerProcess) -> Duration {
+    let started = Instant::now();
+    loop {
+        if let Ok(response) = common::handler::send(handler.address(), "GET", "/", &[], "") {
+            assert_eq!(response.status, 200, "readiness probe");
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the handler was not ready within 30 s");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serves_clients_over_verify_full() {
+    let password = "e2e-password-7f3a";
+    let cluster = sample_cluster(password).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    write_token(&token_file, password);
+
+    let handler = HandlerProcess::start(&handler_env(&cluster, &token_file));
+    wait_ready(&handler);
+
+    let response = handler.request("GET", "/api/clients?limit=2", &[("X-Azure-Functions-InvocationId", "inv-0001")], "");
+    assert_eq!(response.status, 200, "{}", response.body);
+    let body: serde_json::Value = serde_json::from_str(&response.body).expect("JSON body");
+    let text = body.to_string();
+    assert!(text.contains("ana.souza@example.com"), "{text}");
+    assert!(text.contains("lukas.meyer@example.org"), "{text}");
+    assert!(!text.contains("priya.raman@example.net"), "limit=2 returns two rows: {text}");
+
+    let response = handler.request("GET", "/api/health", &[], "");
+    assert_eq!(response.status, 200, "{}", response.body);
+
+    let output = handler.output();
+    let request_line = output
+        .lines()
+        .find(|line| line.contains("invocation_id=inv-0001"))
+        .unwrap_or_else(|| panic!("no log line with the invocation id:\n{output}"));
+    assert!(request_line.contains("path=/api/clients"), "{request_line}");
+    assert!(!request_line.contains("limit=2"), "the query string is not logged: {request_line}");
+    assert!(request_line.contains("status=200"), "{request_line}");
+    assert!(output.contains("token_source"), "{output}");
+    assert!(!output.contains(password), "the password appears in the log:\n{output}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_password_is_503_without_secret() {
+    let cluster = sample_cluster("e2e-right-password").await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    let wrong = "e2e-wrong-password-91c2";
+    write_token(&token_file, wrong);
+
+    let handler = HandlerProcess::start(&handler_env(&cluster, &token_file));
+    wait_ready(&handler);
+
+    let response = handler.request("GET", "/api/clients", &[("X-Azure-Functions-InvocationId", "inv-wrong")], "");
+    assert_eq!(response.status, 503, "{}", response.body);
+    assert!(!response.body.contains(wrong), "the password appears in the body: {}", response.body);
+    let output = handler.output();
+    assert!(!output.contains(wrong), "the password appears in the log:\n{output}");
+    assert!(output.contains("28P01"), "the log names the SQLSTATE:\n{output}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn routes_outside_api_are_404() {
+    let cluster = sample_cluster("e2e-routes").await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    write_token(&token_file, "e2e-routes");
+
+    let handler = HandlerProcess::start(&handler_env(&cluster, &token_file));
+    wait_ready(&handler);
+
+    for path in ["/internal/jobs/refresh-summary", "/other", "/api"] {
+        let response = handler.request("POST", path, &[], "{}");
+        assert_eq!(response.status, 404, "{path}: {}", response.body);
+        assert_eq!(response.header("content-type"), Some("application/problem+json"), "{path}");
+    }
+
+    let response = handler.request("GET", "/api/no-such-route", &[], "");
+    assert_eq!(response.status, 404, "the component answers unknown /api/ paths itself");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_rotation_keeps_one_connection() {
+    let cluster = sample_cluster("rotation-0").await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    write_token(&token_file, "rotation-0");
+
+    let handler = HandlerProcess::start(&handler_env(&cluster, &token_file));
+    wait_ready(&handler);
+
+    for round in 0..4 {
+        let token = format!("rotation-{round}");
+        cluster.set_password(APP_ROLE, &token, None).await;
+        write_token(&token_file, &token);
+
+        let response = handler.request("GET", "/api/clients", &[], "");
+        assert_eq!(response.status, 200, "round {round}: {}", response.body);
+        assert_eq!(settled_backend_count(&cluster, APP_ROLE, 1).await, 1, "server connections after round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_exits_cleanly() {
+    let cluster = sample_cluster("e2e-term").await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    write_token(&token_file, "e2e-term");
+
+    let mut handler = HandlerProcess::start(&handler_env(&cluster, &token_file));
+    wait_ready(&handler);
+    let status = handler.terminate(Duration::from_secs(15)).expect("the handler exits within 15 s of SIGTERM");
+    assert!(status.success(), "exit status {status}");
+    assert!(handler.output().contains("shutting down"), "{}", handler.output());
+}
+
+/// Measures the time from spawning the handler to its first successful `GET /api/clients`
+/// (TLS login included), five times. Run with a release build:
+/// `KEYLESS_HANDLER_BIN=target/release/handler cargo test -p keyless-host --test handler_e2e
+/// startup_time -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a measurement, not a check; run it by hand"]
+async fn startup_time() {
+    let cluster = sample_cluster("startup-password").await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    write_token(&token_file, "startup-password");
+    let binary = common::handler::handler_binary();
+
+    let mut results = Vec::new();
+    for run in 1..=5 {
+        let started = Instant::now();
+        // No compile cache: every run compiles, as a cold start on a fresh instance does.
+        let handler = HandlerProcess::start_with_args(&handler_env(&cluster, &token_file), &[]);
+        let listening = handler.listening_after;
+        loop {
+            if let Ok(response) = common::handler::send(handler.address(), "GET", "/api/clients", &[], "")
+                && response.status == 200
+            {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "no successful response within 60 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let first_success = started.elapsed();
+        let compile_ms = handler
+            .output()
+            .lines()
+            .find(|line| line.contains("component compiled"))
+            .and_then(|line| common::handler::field(line, "compile_ms"))
+            .unwrap_or("?")
+            .to_owned();
+        println!(
+            "run {run}: listening after {} ms (compile {compile_ms} ms), first 200 from /api/clients after {} ms",
+            listening.as_millis(),
+            first_success.as_millis()
+        );
+        results.push(first_success.as_millis());
+    }
+    results.sort_unstable();
+    println!("binary {}: median {} ms, min {} ms, max {} ms", binary.display(), results[2], results[0], results[4]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_component_fails_start() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .env_clear()
+        .env("KEYLESS_STATIC_TOKEN", "unused")
+        .args(["--component", "/nonexistent/keyless.wasm", "--port", "0"])
+        .output()
+        .expect("the handler runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/nonexistent/keyless.wasm"), "{stderr}");
+    assert!(stderr.contains("--component"), "{stderr}");
+}
