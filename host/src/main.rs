@@ -9,8 +9,8 @@ use keyless_host::Host;
 use keyless_host::cli::Cli;
 use keyless_host::invocation::FunctionApp;
 use keyless_host::server::Routes;
-use keyless_host::token::static_source::StaticTokenProvider;
-use keyless_host::token::{TokenArgs, TokenProvider, TokenSourceKind};
+use keyless_host::token::select::select_provider;
+use keyless_host::token::{TokenArgs, TokenProvider};
 use tokio::net::TcpListener;
 use tracing::{error, info};
 
@@ -82,14 +82,10 @@ async fn run(cli: Cli) -> Result<(), String> {
     Ok(())
 }
 
-/// Chooses the token provider. This is the only place that picks one.
+/// Chooses the token provider from `--token-source` and the environment. This is the only
+/// place that picks one.
 fn token_provider(args: &TokenArgs) -> Result<Arc<dyn TokenProvider>, String> {
-    match args.token_source {
-        TokenSourceKind::Static | TokenSourceKind::Auto => StaticTokenProvider::from_env(args.static_token_file.clone())
-            .map(|provider| Arc::new(provider) as Arc<dyn TokenProvider>)
-            .ok_or_else(|| "no token source is configured; set KEYLESS_STATIC_TOKEN or KEYLESS_STATIC_TOKEN_FILE".to_owned()),
-        other => Err(format!("--token-source {other:?} is not available in this build; use static")),
-    }
+    select_provider(args).map_err(|error| error.to_string())
 }
 
 /// Completes on SIGTERM (sent by the Functions host) or SIGINT (Ctrl-C).
