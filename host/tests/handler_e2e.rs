@@ -220,3 +220,18 @@ async fn missing_component_fails_start() {
     assert!(stderr.contains("/nonexistent/keyless.wasm"), "{stderr}");
     assert!(stderr.contains("--component"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_allow_list_fails_start() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_handler"))
+        .env_clear()
+        .env("KEYLESS_STATIC_TOKEN", "unused")
+        .env("KEYLESS_ALLOWED_DB_HOSTS", "db.example.com")
+        .args(["--port", "0"])
+        .output()
+        .expect("the handler runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("\"db.example.com\""), "{stderr}");
+    assert!(stderr.contains("expected host:port"), "{stderr}");
+}
