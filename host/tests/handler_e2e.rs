@@ -235,3 +235,42 @@ async fn invalid_allow_list_fails_start() {
     assert!(stderr.contains("\"db.example.com\""), "{stderr}");
     assert!(stderr.contains("expected host:port"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn timer_invocation_refreshes_summary() {
+    let cluster = sample_cluster("e2e-timer").await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    write_token(&token_file, "e2e-timer");
+
+    let app_root = keyless_devkit::component::workspace_root().join("deploy").join("functionapp");
+    let mut env = handler_env(&cluster, &token_file);
+    env.push(("FUNCTIONS_APP_ROOT_PATH", app_root.display().to_string()));
+    let handler = HandlerProcess::start(&env);
+    wait_ready(&handler);
+
+    let admin = cluster.client(APP_DATABASE).await;
+    admin.execute("update client_summary set total = 0, refreshed_at = null", &[]).await.expect("summary reset");
+
+    let invocation = r#"{"Data": {"timer": {"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": false}}, "Metadata": {}}"#;
+    let response = handler.request(
+        "POST",
+        "/refresh-summary",
+        &[("Content-Type", "application/json"), ("X-Azure-Functions-InvocationId", "inv-timer")],
+        invocation,
+    );
+    assert_eq!(response.status, 200, "{}", response.body);
+    let reply: serde_json::Value = serde_json::from_str(&response.body).expect("JSON reply");
+    assert!(reply["Logs"].is_array(), "{reply}");
+
+    let row = admin
+        .query_one("select total, refreshed_at is not null from client_summary", &[])
+        .await
+        .expect("summary row");
+    assert_eq!(row.get::<_, i64>(0), 5, "the job counted the sample clients");
+    assert!(row.get::<_, bool>(1), "the job set refreshed_at");
+
+    // The job route itself stays unreachable from outside.
+    let response = handler.request("POST", "/internal/jobs/refresh-summary", &[], invocation);
+    assert_eq!(response.status, 404);
+}

@@ -429,6 +429,10 @@ impl Drop for PooledClient {
 
 /// When an accepted password stops being accepted: the `exp` claim of a JWT, else an
 /// hour from now, and never more than 24 hours from now.
+///
+/// NOTE: until then a password keeps reusing pooled connections even if the server has
+/// stopped accepting it for new logins (a changed role password, an earlier `VALID UNTIL`).
+/// That matches Entra tokens, which the server checks only at login.
 fn password_expiry(password: &Secret) -> SystemTime {
     let now = SystemTime::now();
     let expires_at = jwt_expiry(password.expose()).unwrap_or(now + UNKNOWN_EXPIRY_LIFETIME);
