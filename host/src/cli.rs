@@ -21,7 +21,14 @@ pub const DEFAULT_PORT: u16 = 7071;
 pub const LEGACY_PORT_VAR: &str = "FUNCTIONS_HTTPWORKER_PORT";
 
 /// Variables of the host's environment passed on to the component.
-pub const COMPONENT_ENV_VARS: [&str; 6] = ["PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSSLMODE", "KEYLESS_TOKEN_SCOPE"];
+pub const COMPONENT_ENV_VARS: [&str; 6] = [
+    "PGHOST",
+    "PGPORT",
+    "PGDATABASE",
+    "PGUSER",
+    "PGSSLMODE",
+    "KEYLESS_TOKEN_SCOPE",
+];
 
 /// Azure Functions custom handler that runs the keyless WebAssembly component and gives
 /// it access tokens and PostgreSQL connections.
@@ -180,7 +187,13 @@ mod tests {
     #[test]
     fn help_documents_env_and_defaults() {
         let help = Cli::command().render_long_help().to_string();
-        for needle in ["KEYLESS_ALLOWED_DB_HOSTS", "FUNCTIONS_CUSTOMHANDLER_PORT", "default: 10", "KEYLESS_DB_CA_FILE", "MiB"] {
+        for needle in [
+            "KEYLESS_ALLOWED_DB_HOSTS",
+            "FUNCTIONS_CUSTOMHANDLER_PORT",
+            "default: 10",
+            "KEYLESS_DB_CA_FILE",
+            "MiB",
+        ] {
             assert!(help.contains(needle), "help lacks {needle}:\n{help}");
         }
     }

@@ -47,10 +47,13 @@ async fn run(cli: Cli) -> Result<(), String> {
     // host.json and the function.json files decide which requests arrive as JSON
     // invocations; without them only forwarded requests are served.
     let app_root = FunctionApp::default_root();
-    let app = FunctionApp::load(&app_root).map_err(|error| format!("{error}; fix the file or start the handler in the function app folder"))?;
+    let app = FunctionApp::load(&app_root)
+        .map_err(|error| format!("{error}; fix the file or start the handler in the function app folder"))?;
     let json_functions: Vec<&str> = app
         .functions()
-        .filter(|function| !function.disabled && function.dispatch == keyless_host::invocation::Dispatch::JsonInvocation)
+        .filter(|function| {
+            !function.disabled && function.dispatch == keyless_host::invocation::Dispatch::JsonInvocation
+        })
         .map(|function| function.name.as_str())
         .collect();
     info!(

@@ -16,7 +16,9 @@ pub fn problem_response(status: StatusCode, detail: &str) -> Response<Bytes> {
     });
     let mut response = Response::new(Bytes::from(body.to_string()));
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     response
 }
 

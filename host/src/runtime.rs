@@ -5,13 +5,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use wasmtime::error::Context as _;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use tokio::sync::oneshot;
 use tokio::time::timeout_at;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::error::Context as _;
 use wasmtime::{Engine, Store, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::WasiHttpCtx;
@@ -96,7 +96,16 @@ impl Host {
 
         let pools = PgPools::from_config(&config, tokens.clone())?;
         let ticker = EpochTicker::start(engine.clone());
-        Ok(Host { inner: Arc::new(HostInner { pre, config, pools, tokens, compile_time, _ticker: ticker }) })
+        Ok(Host {
+            inner: Arc::new(HostInner {
+                pre,
+                config,
+                pools,
+                tokens,
+                compile_time,
+                _ticker: ticker,
+            }),
+        })
     }
 
     /// Time spent compiling the component in [`Host::new`].
@@ -146,7 +155,9 @@ impl Host {
         // wasi:http needs an authority; a request line without one gets the Host header's
         // value, and a request with neither gets `localhost`.
         if request.uri().authority().is_none() && !request.headers().contains_key(header::HOST) {
-            request.headers_mut().insert(header::HOST, HeaderValue::from_static("localhost"));
+            request
+                .headers_mut()
+                .insert(header::HOST, HeaderValue::from_static("localhost"));
         }
 
         let (sender, receiver) = oneshot::channel();
@@ -156,14 +167,21 @@ impl Host {
             .http()
             .new_incoming_request(Scheme::Http, request.map(|_| body))
             .map_err(|error| Failure::Host(error.into()))?;
-        let outparam = store.data_mut().http().new_response_outparam(sender).map_err(|error| Failure::Host(error.into()))?;
+        let outparam = store
+            .data_mut()
+            .http()
+            .new_response_outparam(sender)
+            .map_err(|error| Failure::Host(error.into()))?;
 
         // The guest runs in its own task because it may keep running after it has set
         // the response, for example to stream the body.
         let pre = self.inner.pre.clone();
         let mut guest = tokio::spawn(async move {
             let function = pre.instantiate_async(&mut store).await?;
-            function.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam).await
+            function
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, outparam)
+                .await
         });
 
         let response = match timeout_at(deadline, receiver).await {

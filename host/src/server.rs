@@ -49,7 +49,11 @@ impl Routes {
             "" => "/".to_owned(),
             prefix => format!("/{prefix}/"),
         };
-        Self { host, app: Arc::new(app), forward_prefix }
+        Self {
+            host,
+            app: Arc::new(app),
+            forward_prefix,
+        }
     }
 
     fn is_forwarded(&self, path: &str) -> bool {
@@ -95,7 +99,10 @@ pub async fn serve(routes: Routes, listener: TcpListener, shutdown: impl Future<
     }
 
     drop(listener);
-    info!(grace_secs = grace.as_secs(), "stopped accepting connections; waiting for requests in flight");
+    info!(
+        grace_secs = grace.as_secs(),
+        "stopped accepting connections; waiting for requests in flight"
+    );
     tokio::select! {
         () = graceful.shutdown() => info!("all connections closed"),
         () = tokio::time::sleep(grace) => warn!(grace_secs = grace.as_secs(), "requests still running after the shutdown grace period were abandoned"),
@@ -129,7 +136,10 @@ pub async fn route(routes: &Routes, request: Request<Incoming>) -> Response<Byte
     } else if routes.is_forwarded(&path) {
         forward(&routes.host, request).await
     } else {
-        let detail = format!("no function is served at {path}; forwarded routes start with {}", routes.forward_prefix);
+        let detail = format!(
+            "no function is served at {path}; forwarded routes start with {}",
+            routes.forward_prefix
+        );
         problem_response(StatusCode::NOT_FOUND, &detail)
     };
 
@@ -167,7 +177,10 @@ async fn read_body(host: &Host, body: Incoming) -> Result<Bytes, Response<Bytes>
         }
         Err(error) => {
             info!(error = %error, "reading the request body failed");
-            Err(problem_response(StatusCode::BAD_REQUEST, "the request body could not be read"))
+            Err(problem_response(
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+            ))
         }
     }
 }

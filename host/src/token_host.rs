@@ -8,7 +8,10 @@ use crate::token::TokenError as ProviderError;
 impl Host for RequestState {
     async fn get_token(&mut self, scopes: Vec<String>) -> wasmtime::Result<Result<AccessToken, TokenError>> {
         match self.tokens.get_token(&scopes).await {
-            Ok(token) => Ok(Ok(AccessToken { token: token.token.expose().to_owned(), expires_on: token.expires_on })),
+            Ok(token) => Ok(Ok(AccessToken {
+                token: token.token.expose().to_owned(),
+                expires_on: token.expires_on,
+            })),
             Err(error) => {
                 tracing::warn!(scopes = ?scopes, error = %error, "token request failed");
                 Ok(Err(token_error_to_wit(error)))

@@ -47,7 +47,10 @@ fn wait_ready(handler: &HandlerProcess) -> Duration {
             assert_eq!(response.status, 200, "readiness probe");
             return started.elapsed();
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "the handler was not ready within 30 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the handler was not ready within 30 s"
+        );
         std::thread::sleep(Duration::from_millis(25));
     }
 }
@@ -63,13 +66,21 @@ async fn serves_clients_over_verify_full() {
     let handler = HandlerProcess::start(&handler_env(&cluster, &token_file));
     wait_ready(&handler);
 
-    let response = handler.request("GET", "/api/clients?limit=2", &[("X-Azure-Functions-InvocationId", "inv-0001")], "");
+    let response = handler.request(
+        "GET",
+        "/api/clients?limit=2",
+        &[("X-Azure-Functions-InvocationId", "inv-0001")],
+        "",
+    );
     assert_eq!(response.status, 200, "{}", response.body);
     let body: serde_json::Value = serde_json::from_str(&response.body).expect("JSON body");
     let text = body.to_string();
     assert!(text.contains("ana.souza@example.com"), "{text}");
     assert!(text.contains("lukas.meyer@example.org"), "{text}");
-    assert!(!text.contains("priya.raman@example.net"), "limit=2 returns two rows: {text}");
+    assert!(
+        !text.contains("priya.raman@example.net"),
+        "limit=2 returns two rows: {text}"
+    );
 
     let response = handler.request("GET", "/api/health", &[], "");
     assert_eq!(response.status, 200, "{}", response.body);
@@ -80,7 +91,10 @@ async fn serves_clients_over_verify_full() {
         .find(|line| line.contains("invocation_id=inv-0001"))
         .unwrap_or_else(|| panic!("no log line with the invocation id:\n{output}"));
     assert!(request_line.contains("path=/api/clients"), "{request_line}");
-    assert!(!request_line.contains("limit=2"), "the query string is not logged: {request_line}");
+    assert!(
+        !request_line.contains("limit=2"),
+        "the query string is not logged: {request_line}"
+    );
     assert!(request_line.contains("status=200"), "{request_line}");
     assert!(output.contains("token_source"), "{output}");
     assert!(!output.contains(password), "the password appears in the log:\n{output}");
@@ -97,9 +111,18 @@ async fn wrong_password_is_503_without_secret() {
     let handler = HandlerProcess::start(&handler_env(&cluster, &token_file));
     wait_ready(&handler);
 
-    let response = handler.request("GET", "/api/clients", &[("X-Azure-Functions-InvocationId", "inv-wrong")], "");
+    let response = handler.request(
+        "GET",
+        "/api/clients",
+        &[("X-Azure-Functions-InvocationId", "inv-wrong")],
+        "",
+    );
     assert_eq!(response.status, 503, "{}", response.body);
-    assert!(!response.body.contains(wrong), "the password appears in the body: {}", response.body);
+    assert!(
+        !response.body.contains(wrong),
+        "the password appears in the body: {}",
+        response.body
+    );
     let output = handler.output();
     assert!(!output.contains(wrong), "the password appears in the log:\n{output}");
     assert!(output.contains("28P01"), "the log names the SQLSTATE:\n{output}");
@@ -118,7 +141,11 @@ async fn routes_outside_api_are_404() {
     for path in ["/internal/jobs/refresh-summary", "/other", "/api"] {
         let response = handler.request("POST", path, &[], "{}");
         assert_eq!(response.status, 404, "{path}: {}", response.body);
-        assert_eq!(response.header("content-type"), Some("application/problem+json"), "{path}");
+        assert_eq!(
+            response.header("content-type"),
+            Some("application/problem+json"),
+            "{path}"
+        );
     }
 
     let response = handler.request("GET", "/api/no-such-route", &[], "");
@@ -142,7 +169,11 @@ async fn token_rotation_keeps_one_connection() {
 
         let response = handler.request("GET", "/api/clients", &[], "");
         assert_eq!(response.status, 200, "round {round}: {}", response.body);
-        assert_eq!(settled_backend_count(&cluster, APP_ROLE, 1).await, 1, "server connections after round {round}");
+        assert_eq!(
+            settled_backend_count(&cluster, APP_ROLE, 1).await,
+            1,
+            "server connections after round {round}"
+        );
     }
 }
 
@@ -155,7 +186,9 @@ async fn sigterm_exits_cleanly() {
 
     let mut handler = HandlerProcess::start(&handler_env(&cluster, &token_file));
     wait_ready(&handler);
-    let status = handler.terminate(Duration::from_secs(15)).expect("the handler exits within 15 s of SIGTERM");
+    let status = handler
+        .terminate(Duration::from_secs(15))
+        .expect("the handler exits within 15 s of SIGTERM");
     assert!(status.success(), "exit status {status}");
     assert!(handler.output().contains("shutting down"), "{}", handler.output());
 }
@@ -185,7 +218,10 @@ async fn startup_time() {
             {
                 break;
             }
-            assert!(started.elapsed() < Duration::from_secs(60), "no successful response within 60 s");
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "no successful response within 60 s"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
         let first_success = started.elapsed();
@@ -204,7 +240,13 @@ async fn startup_time() {
         results.push(first_success.as_millis());
     }
     results.sort_unstable();
-    println!("binary {}: median {} ms, min {} ms, max {} ms", binary.display(), results[2], results[0], results[4]);
+    println!(
+        "binary {}: median {} ms, min {} ms, max {} ms",
+        binary.display(),
+        results[2],
+        results[0],
+        results[4]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -243,20 +285,28 @@ async fn timer_invocation_refreshes_summary() {
     let token_file = dir.path().join("token");
     write_token(&token_file, "e2e-timer");
 
-    let app_root = keyless_devkit::component::workspace_root().join("deploy").join("functionapp");
+    let app_root = keyless_devkit::component::workspace_root()
+        .join("deploy")
+        .join("functionapp");
     let mut env = handler_env(&cluster, &token_file);
     env.push(("FUNCTIONS_APP_ROOT_PATH", app_root.display().to_string()));
     let handler = HandlerProcess::start(&env);
     wait_ready(&handler);
 
     let admin = cluster.client(APP_DATABASE).await;
-    admin.execute("update client_summary set total = 0, refreshed_at = null", &[]).await.expect("summary reset");
+    admin
+        .execute("update client_summary set total = 0, refreshed_at = null", &[])
+        .await
+        .expect("summary reset");
 
     let invocation = r#"{"Data": {"timer": {"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": false}}, "Metadata": {}}"#;
     let response = handler.request(
         "POST",
         "/refresh-summary",
-        &[("Content-Type", "application/json"), ("X-Azure-Functions-InvocationId", "inv-timer")],
+        &[
+            ("Content-Type", "application/json"),
+            ("X-Azure-Functions-InvocationId", "inv-timer"),
+        ],
         invocation,
     );
     assert_eq!(response.status, 200, "{}", response.body);

@@ -11,7 +11,10 @@ use keyless_host::postgres::PgConnection;
 use common::{APP_ROLE, RotatingTokens, cluster_with_app_role, config_for, options, pools, settled_backend_count};
 
 async fn backend_pid(connection: &mut PgConnection) -> i32 {
-    let rows = connection.query("select pg_backend_pid()", &[]).await.expect("pid query succeeds");
+    let rows = connection
+        .query("select pg_backend_pid()", &[])
+        .await
+        .expect("pid query succeeds");
     match &rows.rows[0][0] {
         Value::Scalar(Scalar::Int32(pid)) => *pid,
         other => panic!("unexpected pid value {other:?}"),
@@ -33,9 +36,18 @@ async fn allow_list_rejects_before_connecting() {
 
     let mut elsewhere = options(&cluster, "pw-allow", SslMode::Disable);
     elsewhere.port = cluster.port() + 1;
-    let error = pools.open(&elsewhere).await.err().expect("a port off the list is rejected");
-    let WitError::HostNotAllowed(message) = error else { panic!("expected host-not-allowed, got {error:?}") };
-    assert!(message.contains(&format!("127.0.0.1:{}", cluster.port() + 1)), "{message}");
+    let error = pools
+        .open(&elsewhere)
+        .await
+        .err()
+        .expect("a port off the list is rejected");
+    let WitError::HostNotAllowed(message) = error else {
+        panic!("expected host-not-allowed, got {error:?}")
+    };
+    assert!(
+        message.contains(&format!("127.0.0.1:{}", cluster.port() + 1)),
+        "{message}"
+    );
     assert!(message.contains("KEYLESS_ALLOWED_DB_HOSTS"), "{message}");
 
     let mut by_name = options(&cluster, "pw-allow", SslMode::Disable);
@@ -44,7 +56,10 @@ async fn allow_list_rejects_before_connecting() {
     assert!(matches!(error, WitError::HostNotAllowed(_)), "{error:?}");
 
     assert_eq!(cluster.backend_count(APP_ROLE).await, 0, "no connection was attempted");
-    pools.open(&options(&cluster, "pw-allow", SslMode::Disable)).await.expect("the listed host:port connects");
+    pools
+        .open(&options(&cluster, "pw-allow", SslMode::Disable))
+        .await
+        .expect("the listed host:port connects");
 }
 
 #[tokio::test]
@@ -52,7 +67,10 @@ async fn wrong_password_never_gets_pooled_connection() {
     let cluster = cluster_with_app_role(false, "right-password").await;
     let pools = pools(&config_for(&cluster), RotatingTokens::new("right-password"));
 
-    let mut connection = pools.open(&options(&cluster, "right-password", SslMode::Disable)).await.expect("login succeeds");
+    let mut connection = pools
+        .open(&options(&cluster, "right-password", SslMode::Disable))
+        .await
+        .expect("login succeeds");
     let pid = backend_pid(&mut connection).await;
     drop(connection);
 
@@ -61,12 +79,24 @@ async fn wrong_password_never_gets_pooled_connection() {
         .await
         .err()
         .expect("a wrong password must log in itself and fail");
-    let WitError::AuthenticationFailed(db_error) = &error else { panic!("expected authentication-failed, got {error:?}") };
+    let WitError::AuthenticationFailed(db_error) = &error else {
+        panic!("expected authentication-failed, got {error:?}")
+    };
     assert_eq!(db_error.code, "28P01");
-    assert!(!format!("{error:?}").contains("wrong-password"), "the error must not contain the password");
+    assert!(
+        !format!("{error:?}").contains("wrong-password"),
+        "the error must not contain the password"
+    );
 
-    let mut again = pools.open(&options(&cluster, "right-password", SslMode::Disable)).await.expect("login succeeds");
-    assert_eq!(backend_pid(&mut again).await, pid, "the accepted password reuses the pooled connection");
+    let mut again = pools
+        .open(&options(&cluster, "right-password", SslMode::Disable))
+        .await
+        .expect("login succeeds");
+    assert_eq!(
+        backend_pid(&mut again).await,
+        pid,
+        "the accepted password reuses the pooled connection"
+    );
 }
 
 #[tokio::test]
@@ -75,7 +105,10 @@ async fn rotating_password_keeps_connection_count() {
     let tokens = RotatingTokens::new("token-0");
     let pools = pools(&config_for(&cluster), tokens.clone());
 
-    let mut connection = pools.open(&options(&cluster, "token-0", SslMode::Disable)).await.expect("login succeeds");
+    let mut connection = pools
+        .open(&options(&cluster, "token-0", SslMode::Disable))
+        .await
+        .expect("login succeeds");
     connection.query("select 1", &[]).await.expect("query succeeds");
     drop(connection);
     assert_eq!(settled_backend_count(&cluster, APP_ROLE, 1).await, 1);
@@ -85,10 +118,17 @@ async fn rotating_password_keeps_connection_count() {
         cluster.set_password(APP_ROLE, &token, None).await;
         tokens.rotate(&token);
 
-        let mut connection = pools.open(&options(&cluster, &token, SslMode::Disable)).await.expect("login with the new token");
+        let mut connection = pools
+            .open(&options(&cluster, &token, SslMode::Disable))
+            .await
+            .expect("login with the new token");
         connection.query("select 1", &[]).await.expect("query succeeds");
         drop(connection);
-        assert_eq!(settled_backend_count(&cluster, APP_ROLE, 1).await, 1, "server connections after rotation {round}");
+        assert_eq!(
+            settled_backend_count(&cluster, APP_ROLE, 1).await,
+            1,
+            "server connections after rotation {round}"
+        );
     }
 }
 
@@ -110,8 +150,14 @@ async fn stale_token_retries_with_refreshed_one() {
     // The stale token itself never became accepted, so it still cannot reuse anything.
     cluster.set_password(APP_ROLE, "newer-token", None).await;
     tokens.rotate("newer-token");
-    let error = pools.open(&options(&cluster, "fresh-token", SslMode::Disable)).await.err();
-    assert!(error.is_none(), "fresh-token was accepted and reuses the pooled connection: {error:?}");
+    let error = pools
+        .open(&options(&cluster, "fresh-token", SslMode::Disable))
+        .await
+        .err();
+    assert!(
+        error.is_none(),
+        "fresh-token was accepted and reuses the pooled connection: {error:?}"
+    );
 
     let error = pools
         .open(&options(&cluster, "other-token", SslMode::Disable))
@@ -126,20 +172,46 @@ async fn returned_connection_is_reset() {
     let cluster = cluster_with_app_role(false, "pw-reset").await;
     let pools = pools(&config_for(&cluster), RotatingTokens::new("pw-reset"));
 
-    let mut connection = pools.open(&options(&cluster, "pw-reset", SslMode::Disable)).await.expect("login");
-    connection.execute("create table t (n int4)", &[]).await.expect("create");
+    let mut connection = pools
+        .open(&options(&cluster, "pw-reset", SslMode::Disable))
+        .await
+        .expect("login");
+    connection
+        .execute("create table t (n int4)", &[])
+        .await
+        .expect("create");
     let pid = backend_pid(&mut connection).await;
     connection.execute("begin", &[]).await.expect("begin");
-    connection.execute("insert into t values (1)", &[]).await.expect("insert");
-    connection.execute("set application_name = 'changed'", &[]).await.expect("set");
+    connection
+        .execute("insert into t values (1)", &[])
+        .await
+        .expect("insert");
+    connection
+        .execute("set application_name = 'changed'", &[])
+        .await
+        .expect("set");
     drop(connection);
 
-    let mut connection = pools.open(&options(&cluster, "pw-reset", SslMode::Disable)).await.expect("reuse");
+    let mut connection = pools
+        .open(&options(&cluster, "pw-reset", SslMode::Disable))
+        .await
+        .expect("reuse");
     assert_eq!(backend_pid(&mut connection).await, pid, "the connection is reused");
     let rows = connection.query("select count(*) from t", &[]).await.expect("count");
-    assert_eq!(rows.rows[0][0], Value::Scalar(Scalar::Int64(0)), "the open transaction was rolled back");
-    let rows = connection.query("select current_setting('application_name')", &[]).await.expect("setting");
-    assert_eq!(rows.rows[0][0], Value::Scalar(Scalar::Text("keyless".into())), "session settings were reset");
+    assert_eq!(
+        rows.rows[0][0],
+        Value::Scalar(Scalar::Int64(0)),
+        "the open transaction was rolled back"
+    );
+    let rows = connection
+        .query("select current_setting('application_name')", &[])
+        .await
+        .expect("setting");
+    assert_eq!(
+        rows.rows[0][0],
+        Value::Scalar(Scalar::Text("keyless".into())),
+        "session settings were reset"
+    );
 }
 
 #[tokio::test]
@@ -150,14 +222,26 @@ async fn full_pool_times_out() {
     config.pool_wait_timeout = Duration::from_secs(1);
     let pools = pools(&config, RotatingTokens::new("pw-full"));
 
-    let held = pools.open(&options(&cluster, "pw-full", SslMode::Disable)).await.expect("first login");
-    let error = pools.open(&options(&cluster, "pw-full", SslMode::Disable)).await.err().expect("second waits and fails");
-    let WitError::Other(message) = error else { panic!("expected other, got {error:?}") };
+    let held = pools
+        .open(&options(&cluster, "pw-full", SslMode::Disable))
+        .await
+        .expect("first login");
+    let error = pools
+        .open(&options(&cluster, "pw-full", SslMode::Disable))
+        .await
+        .err()
+        .expect("second waits and fails");
+    let WitError::Other(message) = error else {
+        panic!("expected other, got {error:?}")
+    };
     assert!(message.starts_with("pool timeout"), "{message}");
     assert!(message.contains("--pool-max-size"), "{message}");
 
     drop(held);
-    pools.open(&options(&cluster, "pw-full", SslMode::Disable)).await.expect("free again after the drop");
+    pools
+        .open(&options(&cluster, "pw-full", SslMode::Disable))
+        .await
+        .expect("free again after the drop");
 }
 
 #[tokio::test]
@@ -165,15 +249,24 @@ async fn broken_connection_is_discarded() {
     let cluster = cluster_with_app_role(false, "pw-broken").await;
     let pools = pools(&config_for(&cluster), RotatingTokens::new("pw-broken"));
 
-    let mut connection = pools.open(&options(&cluster, "pw-broken", SslMode::Disable)).await.expect("login");
+    let mut connection = pools
+        .open(&options(&cluster, "pw-broken", SslMode::Disable))
+        .await
+        .expect("login");
     let pid = backend_pid(&mut connection).await;
     drop(connection);
 
     let admin = cluster.client("postgres").await;
-    admin.execute("select pg_terminate_backend($1)", &[&pid]).await.expect("terminate");
+    admin
+        .execute("select pg_terminate_backend($1)", &[&pid])
+        .await
+        .expect("terminate");
     assert_eq!(settled_backend_count(&cluster, APP_ROLE, 0).await, 0);
 
-    let mut connection = pools.open(&options(&cluster, "pw-broken", SslMode::Disable)).await.expect("login again");
+    let mut connection = pools
+        .open(&options(&cluster, "pw-broken", SslMode::Disable))
+        .await
+        .expect("login again");
     let new_pid = backend_pid(&mut connection).await;
     assert_ne!(new_pid, pid, "the terminated connection was not reused");
 }
@@ -186,14 +279,23 @@ async fn tls_modes_against_tls_cluster() {
     let mut config = config_for(&cluster);
     config.db_ca_file = Some(cluster.ca_pem_path().to_path_buf());
     let with_ca = pools(&config, tokens.clone());
-    let mut connection = with_ca.open(&options(&cluster, "pw-tls", SslMode::VerifyFull)).await.expect("verify-full with the test CA");
+    let mut connection = with_ca
+        .open(&options(&cluster, "pw-tls", SslMode::VerifyFull))
+        .await
+        .expect("verify-full with the test CA");
     assert!(uses_tls(&mut connection).await, "verify-full encrypts");
 
-    let mut connection = with_ca.open(&options(&cluster, "pw-tls", SslMode::Disable)).await.expect("disable connects");
+    let mut connection = with_ca
+        .open(&options(&cluster, "pw-tls", SslMode::Disable))
+        .await
+        .expect("disable connects");
     assert!(!uses_tls(&mut connection).await, "disable does not encrypt");
 
     let without_ca = pools(&config_for(&cluster), tokens.clone());
-    let mut connection = without_ca.open(&options(&cluster, "pw-tls", SslMode::Require)).await.expect("require skips verification");
+    let mut connection = without_ca
+        .open(&options(&cluster, "pw-tls", SslMode::Require))
+        .await
+        .expect("require skips verification");
     assert!(uses_tls(&mut connection).await, "require encrypts");
 
     let error = without_ca
@@ -201,7 +303,9 @@ async fn tls_modes_against_tls_cluster() {
         .await
         .err()
         .expect("the test CA is not an Azure root");
-    let WitError::ConnectionFailed(message) = error else { panic!("expected connection-failed, got {error:?}") };
+    let WitError::ConnectionFailed(message) = error else {
+        panic!("expected connection-failed, got {error:?}")
+    };
     assert!(message.contains("UnknownIssuer"), "{message}");
 }
 
@@ -211,7 +315,13 @@ fn loopback_alias() -> Option<String> {
     let hosts = std::fs::read_to_string("/etc/hosts").ok()?;
     hosts
         .lines()
-        .map(|line| line.split('#').next().unwrap_or("").split_whitespace().collect::<Vec<_>>())
+        .map(|line| {
+            line.split('#')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+        })
         .filter(|fields| fields.first() == Some(&"127.0.0.1"))
         .flat_map(|fields| fields.into_iter().skip(1).map(str::to_owned).collect::<Vec<_>>())
         .find(|name| name != "localhost" && !name.starts_with("localhost."))
@@ -232,11 +342,47 @@ async fn verify_full_rejects_wrong_host_name() {
 
     let mut wrong_name = options(&cluster, "pw-name", SslMode::VerifyFull);
     wrong_name.host = alias.clone();
-    let error = pools.open(&wrong_name).await.err().expect("the certificate does not name the alias");
-    let WitError::ConnectionFailed(message) = error else { panic!("expected connection-failed, got {error:?}") };
+    let error = pools
+        .open(&wrong_name)
+        .await
+        .err()
+        .expect("the certificate does not name the alias");
+    let WitError::ConnectionFailed(message) = error else {
+        panic!("expected connection-failed, got {error:?}")
+    };
     assert!(message.contains("not valid for name"), "{alias}: {message}");
 
     let mut require = options(&cluster, "pw-name", SslMode::Require);
     require.host = alias;
     pools.open(&require).await.expect("require does not check the name");
+}
+
+#[tokio::test]
+async fn interrupted_statement_closes_connection() {
+    let cluster = cluster_with_app_role(false, "pw-cut").await;
+    let pools = pools(&config_for(&cluster), RotatingTokens::new("pw-cut"));
+
+    let mut connection = pools
+        .open(&options(&cluster, "pw-cut", SslMode::Disable))
+        .await
+        .expect("login");
+    let pid = backend_pid(&mut connection).await;
+    let cut = tokio::time::timeout(Duration::from_millis(300), connection.query("select pg_sleep(30)", &[])).await;
+    assert!(cut.is_err(), "the sleep is cut off by the timeout");
+    drop(connection);
+
+    let started = std::time::Instant::now();
+    let mut connection = pools
+        .open(&options(&cluster, "pw-cut", SslMode::Disable))
+        .await
+        .expect("login again");
+    assert_ne!(
+        backend_pid(&mut connection).await,
+        pid,
+        "the busy session is not reused"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the new connection does not wait for the sleep"
+    );
 }

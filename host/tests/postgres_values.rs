@@ -5,8 +5,8 @@ mod common;
 
 use keyless_host::bindings::wit_postgres::{Date, Datetime, Error as WitError, Interval, Scalar, SslMode, Time, Value};
 use keyless_host::postgres::PgConnection;
-use keyless_host::token::static_source::{StaticToken, StaticTokenProvider};
 use keyless_host::secret::Secret;
+use keyless_host::token::static_source::{StaticToken, StaticTokenProvider};
 use std::sync::Arc;
 
 use common::{cluster_with_app_role, config_for, options, pools};
@@ -20,7 +20,10 @@ fn scalar(value: Scalar) -> Value {
 async fn connect(cluster: &keyless_devkit::postgres::TestCluster) -> PgConnection {
     let tokens = Arc::new(StaticTokenProvider::new(StaticToken::Value(Secret::new(PASSWORD))));
     let pools = pools(&config_for(cluster), tokens);
-    pools.open(&options(cluster, PASSWORD, SslMode::Disable)).await.expect("open succeeds")
+    pools
+        .open(&options(cluster, PASSWORD, SslMode::Disable))
+        .await
+        .expect("open succeeds")
 }
 
 const CREATE_TABLE: &str = "create table every_type (
@@ -52,17 +55,46 @@ fn sample_row() -> Vec<Value> {
         scalar(Scalar::Uuid("0e8a5c3e-8f4b-4a36-9d2c-3f1b2a4c5d6e".into())),
         scalar(Scalar::Json("{\"b\": [1, 2], \"a\": null}".into())),
         scalar(Scalar::Jsonb("{\"a\": 1, \"b\": [true, \"x\"]}".into())),
-        scalar(Scalar::Date(Date { year: 1999, month: 12, day: 31 })),
-        scalar(Scalar::Time(Time { hour: 23, minute: 59, second: 58, microsecond: 123_456 })),
+        scalar(Scalar::Date(Date {
+            year: 1999,
+            month: 12,
+            day: 31,
+        })),
+        scalar(Scalar::Time(Time {
+            hour: 23,
+            minute: 59,
+            second: 58,
+            microsecond: 123_456,
+        })),
         scalar(Scalar::Timestamp(Datetime {
-            date: Date { year: 2024, month: 2, day: 29 },
-            time: Time { hour: 12, minute: 0, second: 1, microsecond: 7 },
+            date: Date {
+                year: 2024,
+                month: 2,
+                day: 29,
+            },
+            time: Time {
+                hour: 12,
+                minute: 0,
+                second: 1,
+                microsecond: 7,
+            },
         })),
         scalar(Scalar::Timestamptz(1_700_000_000_123_456)),
-        scalar(Scalar::Interval(Interval { months: 14, days: -3, microseconds: 3_600_000_001 })),
+        scalar(Scalar::Interval(Interval {
+            months: 14,
+            days: -3,
+            microseconds: 3_600_000_001,
+        })),
         Value::Array(vec![Scalar::Int32(1), Scalar::Null, Scalar::Int32(-3)]),
-        Value::Array(vec![Scalar::Text("x".into()), Scalar::Null, Scalar::Text("{a,\"b\"}".into())]),
-        Value::Array(vec![Scalar::Numeric("0.000000000000000000001".into()), Scalar::Numeric("NaN".into())]),
+        Value::Array(vec![
+            Scalar::Text("x".into()),
+            Scalar::Null,
+            Scalar::Text("{a,\"b\"}".into()),
+        ]),
+        Value::Array(vec![
+            Scalar::Numeric("0.000000000000000000001".into()),
+            Scalar::Numeric("NaN".into()),
+        ]),
         scalar(Scalar::Other("192.168.0.1/24".into())),
         scalar(Scalar::Other("(1.5,-2)".into())),
     ]
@@ -75,14 +107,20 @@ async fn every_type_round_trips() {
     connection.execute(CREATE_TABLE, &[]).await.expect("table is created");
 
     let placeholders: Vec<String> = (2..=26).map(|index| format!("${index}")).collect();
-    let insert = format!("insert into every_type (id, {COLUMNS}) values ($1, {})", placeholders.join(", "));
+    let insert = format!(
+        "insert into every_type (id, {COLUMNS}) values ($1, {})",
+        placeholders.join(", ")
+    );
     let mut params = vec![scalar(Scalar::Int32(1))];
     params.extend(sample_row());
     let inserted = connection.execute(&insert, &params).await.expect("insert succeeds");
     assert_eq!(inserted, 1);
 
     let rows = connection
-        .query(&format!("select {COLUMNS} from every_type where id = $1"), &[scalar(Scalar::Int64(1))])
+        .query(
+            &format!("select {COLUMNS} from every_type where id = $1"),
+            &[scalar(Scalar::Int64(1))],
+        )
         .await
         .expect("select succeeds");
     assert_eq!(rows.rows.len(), 1);
@@ -92,7 +130,11 @@ async fn every_type_round_trips() {
         let column = &rows.columns[index];
         match (column.name.as_str(), expected) {
             // json keeps its input text exactly; jsonb is normalised by the server.
-            ("jb", _) => assert_eq!(actual, &scalar(Scalar::Jsonb("{\"a\": 1, \"b\": [true, \"x\"]}".into())), "column jb"),
+            ("jb", _) => assert_eq!(
+                actual,
+                &scalar(Scalar::Jsonb("{\"a\": 1, \"b\": [true, \"x\"]}".into())),
+                "column jb"
+            ),
             _ => assert_eq!(actual, expected, "column {}", column.name),
         }
     }
@@ -110,10 +152,16 @@ async fn every_type_round_trips_null() {
     connection.execute(CREATE_TABLE, &[]).await.expect("table is created");
 
     let placeholders: Vec<String> = (2..=26).map(|index| format!("${index}")).collect();
-    let insert = format!("insert into every_type (id, {COLUMNS}) values ($1, {})", placeholders.join(", "));
+    let insert = format!(
+        "insert into every_type (id, {COLUMNS}) values ($1, {})",
+        placeholders.join(", ")
+    );
     let mut params = vec![scalar(Scalar::Int32(2))];
     params.extend((0..25).map(|_| scalar(Scalar::Null)));
-    connection.execute(&insert, &params).await.expect("insert of NULLs succeeds");
+    connection
+        .execute(&insert, &params)
+        .await
+        .expect("insert of NULLs succeeds");
 
     let rows = connection
         .query(&format!("select {COLUMNS} from every_type where id = 2"), &[])
@@ -141,11 +189,18 @@ async fn numeric_is_exact() {
     ];
     for text in cases {
         let rows = connection
-            .query("select $1::numeric, ($1::numeric)::text", &[scalar(Scalar::Numeric(text.into()))])
+            .query(
+                "select $1::numeric, ($1::numeric)::text",
+                &[scalar(Scalar::Numeric(text.into()))],
+            )
             .await
             .expect("numeric query succeeds");
         assert_eq!(rows.rows[0][0], scalar(Scalar::Numeric(text.into())), "numeric {text}");
-        assert_eq!(rows.rows[0][1], scalar(Scalar::Text(text.into())), "server text of {text}");
+        assert_eq!(
+            rows.rows[0][1],
+            scalar(Scalar::Text(text.into())),
+            "server text of {text}"
+        );
     }
 
     // Arithmetic on the server keeps digits a float would lose.
@@ -153,7 +208,10 @@ async fn numeric_is_exact() {
         .query("select 12345678901234567890.123456789::numeric * 10", &[])
         .await
         .expect("numeric arithmetic succeeds");
-    assert_eq!(rows.rows[0][0], scalar(Scalar::Numeric("123456789012345678901.234567890".into())));
+    assert_eq!(
+        rows.rows[0][0],
+        scalar(Scalar::Numeric("123456789012345678901.234567890".into()))
+    );
 }
 
 #[tokio::test]
@@ -186,8 +244,19 @@ async fn special_values_use_other() {
     assert_eq!(row[4], scalar(Scalar::Other("happy".into())));
     assert_eq!(row[5], scalar(Scalar::Int32(7)));
     assert_eq!(row[6], Value::Array(vec![]));
-    assert_eq!(row[7], Value::Array(vec![Scalar::Other("10.0.0.1".into()), Scalar::Null]));
-    assert_eq!(row[8], scalar(Scalar::Time(Time { hour: 24, minute: 0, second: 0, microsecond: 0 })));
+    assert_eq!(
+        row[7],
+        Value::Array(vec![Scalar::Other("10.0.0.1".into()), Scalar::Null])
+    );
+    assert_eq!(
+        row[8],
+        scalar(Scalar::Time(Time {
+            hour: 24,
+            minute: 0,
+            second: 0,
+            microsecond: 0
+        }))
+    );
     assert_eq!(row[9], scalar(Scalar::Other("[1,5)".into())));
     assert_eq!(row[10], scalar(Scalar::Other("42".into())));
 }
@@ -234,12 +303,18 @@ async fn parameters_convert_by_statement_type() {
         .expect("parameters convert");
     let row = &rows.rows[0];
     assert_eq!(row[0], scalar(Scalar::Int64(5)));
-    assert_eq!(row[1], scalar(Scalar::Uuid("0e8a5c3e-8f4b-4a36-9d2c-3f1b2a4c5d6e".into())));
+    assert_eq!(
+        row[1],
+        scalar(Scalar::Uuid("0e8a5c3e-8f4b-4a36-9d2c-3f1b2a4c5d6e".into()))
+    );
     assert_eq!(row[2], scalar(Scalar::Jsonb("[1, {\"a\": 2}]".into())));
     assert_eq!(row[3], scalar(Scalar::Numeric("-12".into())));
     assert_eq!(row[4], scalar(Scalar::Float64(3.0)));
     assert_eq!(row[5], scalar(Scalar::Other("::1".into())));
-    assert_eq!(row[6], Value::Array(vec![Scalar::Int32(1), Scalar::Null, Scalar::Int32(3)]));
+    assert_eq!(
+        row[6],
+        Value::Array(vec![Scalar::Int32(1), Scalar::Null, Scalar::Int32(3)])
+    );
 }
 
 #[tokio::test]
@@ -248,13 +323,45 @@ async fn parameter_mismatch_is_bad_parameter() {
     let mut connection = connect(&cluster).await;
 
     let cases: Vec<(&str, Vec<Value>, &str)> = vec![
-        ("select $1::int4", vec![scalar(Scalar::Text("7".into()))], "parameter $1: cannot convert text to int4"),
-        ("select $1::uuid", vec![scalar(Scalar::Text("not-a-uuid".into()))], "parameter $1: \"not-a-uuid\" is not a UUID"),
-        ("select $1::jsonb", vec![scalar(Scalar::Json("{".into()))], "parameter $1: the value is not valid JSON"),
-        ("select $1::int2", vec![scalar(Scalar::Int32(70_000))], "parameter $1: 70000 is out of the range of int2"),
-        ("select $1::int4, $2::bool", vec![scalar(Scalar::Int32(1)), scalar(Scalar::Int32(1))], "parameter $2: cannot convert int32 to bool"),
-        ("select $1::int4", vec![], "the statement has 1 parameters but 0 values were passed"),
-        ("select $1::date", vec![scalar(Scalar::Date(Date { year: 2023, month: 2, day: 29 }))], "parameter $1: 2023-02-29 is not a calendar date"),
+        (
+            "select $1::int4",
+            vec![scalar(Scalar::Text("7".into()))],
+            "parameter $1: cannot convert text to int4",
+        ),
+        (
+            "select $1::uuid",
+            vec![scalar(Scalar::Text("not-a-uuid".into()))],
+            "parameter $1: \"not-a-uuid\" is not a UUID",
+        ),
+        (
+            "select $1::jsonb",
+            vec![scalar(Scalar::Json("{".into()))],
+            "parameter $1: the value is not valid JSON",
+        ),
+        (
+            "select $1::int2",
+            vec![scalar(Scalar::Int32(70_000))],
+            "parameter $1: 70000 is out of the range of int2",
+        ),
+        (
+            "select $1::int4, $2::bool",
+            vec![scalar(Scalar::Int32(1)), scalar(Scalar::Int32(1))],
+            "parameter $2: cannot convert int32 to bool",
+        ),
+        (
+            "select $1::int4",
+            vec![],
+            "the statement has 1 parameters but 0 values were passed",
+        ),
+        (
+            "select $1::date",
+            vec![scalar(Scalar::Date(Date {
+                year: 2023,
+                month: 2,
+                day: 29,
+            }))],
+            "parameter $1: 2023-02-29 is not a calendar date",
+        ),
     ];
     for (sql, params, expected) in cases {
         match connection.query(sql, &params).await {
@@ -273,27 +380,43 @@ async fn server_errors_keep_structure() {
     let cluster = cluster_with_app_role(false, PASSWORD).await;
     let mut connection = connect(&cluster).await;
     connection
-        .execute("create table people (email text constraint people_email_key unique)", &[])
+        .execute(
+            "create table people (email text constraint people_email_key unique)",
+            &[],
+        )
         .await
         .expect("table is created");
     connection
-        .execute("insert into people values ($1)", &[scalar(Scalar::Text("a@example.com".into()))])
+        .execute(
+            "insert into people values ($1)",
+            &[scalar(Scalar::Text("a@example.com".into()))],
+        )
         .await
         .expect("first insert succeeds");
 
     let error = connection
-        .execute("insert into people values ($1)", &[scalar(Scalar::Text("a@example.com".into()))])
+        .execute(
+            "insert into people values ($1)",
+            &[scalar(Scalar::Text("a@example.com".into()))],
+        )
         .await
         .expect_err("duplicate insert fails");
-    let WitError::QueryFailed(db_error) = error else { panic!("expected query-failed, got {error:?}") };
+    let WitError::QueryFailed(db_error) = error else {
+        panic!("expected query-failed, got {error:?}")
+    };
     assert_eq!(db_error.code, "23505");
     assert_eq!(db_error.severity, "ERROR");
     assert_eq!(db_error.constraint.as_deref(), Some("people_email_key"));
     assert!(db_error.message.contains("people_email_key"), "{}", db_error.message);
-    assert_eq!(db_error.detail.as_deref(), Some("Key (email)=(a@example.com) already exists."));
+    assert_eq!(
+        db_error.detail.as_deref(),
+        Some("Key (email)=(a@example.com) already exists.")
+    );
 
     let error = connection.query("selec 1", &[]).await.expect_err("syntax error");
-    let WitError::QueryFailed(db_error) = error else { panic!("expected query-failed, got {error:?}") };
+    let WitError::QueryFailed(db_error) = error else {
+        panic!("expected query-failed, got {error:?}")
+    };
     assert_eq!(db_error.code, "42601");
 }
 
@@ -301,13 +424,22 @@ async fn server_errors_keep_structure() {
 async fn transaction_on_one_connection() {
     let cluster = cluster_with_app_role(false, PASSWORD).await;
     let mut connection = connect(&cluster).await;
-    connection.execute("create table counter (n int4)", &[]).await.expect("table is created");
+    connection
+        .execute("create table counter (n int4)", &[])
+        .await
+        .expect("table is created");
 
     connection.execute("begin", &[]).await.expect("begin");
-    connection.execute("insert into counter values (1)", &[]).await.expect("insert");
+    connection
+        .execute("insert into counter values (1)", &[])
+        .await
+        .expect("insert");
     connection.execute("rollback", &[]).await.expect("rollback");
     connection.execute("begin", &[]).await.expect("begin");
-    connection.execute("insert into counter values (2)", &[]).await.expect("insert");
+    connection
+        .execute("insert into counter values (2)", &[])
+        .await
+        .expect("insert");
     connection.execute("commit", &[]).await.expect("commit");
 
     let rows = connection.query("select n from counter", &[]).await.expect("select");

@@ -83,7 +83,10 @@ async fn endless_loop_hits_deadline() {
 
     let started = Instant::now();
     assert_problem(&host, StatusCode::GATEWAY_TIMEOUT).await;
-    assert!(started.elapsed() < Duration::from_secs(10), "the 2 s deadline stopped the loop in under 10 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the 2 s deadline stopped the loop in under 10 s"
+    );
 
     assert_problem(&host, StatusCode::GATEWAY_TIMEOUT).await;
 }

@@ -41,7 +41,11 @@ impl AllowList {
         }
 
         let host = normalize_host(host);
-        if self.entries.iter().any(|(allowed, allowed_port)| *allowed == host && *allowed_port == port) {
+        if self
+            .entries
+            .iter()
+            .any(|(allowed, allowed_port)| *allowed == host && *allowed_port == port)
+        {
             return Ok(());
         }
         Err(format!(
@@ -52,18 +56,26 @@ impl AllowList {
 
 impl fmt::Display for AllowList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let entries: Vec<String> = self.entries.iter().map(|(host, port)| format_host_port(host, *port)).collect();
+        let entries: Vec<String> = self
+            .entries
+            .iter()
+            .map(|(host, port)| format_host_port(host, *port))
+            .collect();
         f.write_str(&entries.join(","))
     }
 }
 
 fn parse_entry(entry: &str) -> Result<(String, u16), String> {
     let invalid = |reason: &str| {
-        format!("invalid {ALLOWED_DB_HOSTS_VAR} entry {entry:?}: {reason}; expected host:port such as db.example.com:5432")
+        format!(
+            "invalid {ALLOWED_DB_HOSTS_VAR} entry {entry:?}: {reason}; expected host:port such as db.example.com:5432"
+        )
     };
 
     let (host, port) = entry.rsplit_once(':').ok_or_else(|| invalid("the port is missing"))?;
-    let port: u16 = port.parse().map_err(|_| invalid("the port is not a number from 1 to 65535"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| invalid("the port is not a number from 1 to 65535"))?;
     if port == 0 {
         return Err(invalid("the port is not a number from 1 to 65535"));
     }

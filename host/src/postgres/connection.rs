@@ -47,7 +47,10 @@ impl PgPools {
     )]
     pub async fn open(&self, options: &ConnectOptions) -> Result<PgConnection, WitError> {
         let client = self.get(options).await?;
-        Ok(PgConnection { client, key: PoolKey::from_options(options) })
+        Ok(PgConnection {
+            client,
+            key: PoolKey::from_options(options),
+        })
     }
 }
 
@@ -66,62 +69,89 @@ impl PgConnection {
     /// Runs a statement and returns its columns and rows.
     #[instrument(name = "keyless.postgres.query", skip_all, fields(db.operation = %operation_name(sql), params = params.len()))]
     pub async fn query(&mut self, sql: &str, params: &[Value]) -> Result<RowSet, WitError> {
-        let client = self.client.client();
-        let statement = client.prepare(sql).await.map_err(|error| query_error_pg_to_wit(&error))?;
-        let encoded = params_wit_to_pg(params, statement.params()).map_err(WitError::BadParameter)?;
-        let rows = client
-            .query(&statement, &param_refs(&encoded))
-            .await
-            .map_err(|error| query_error_pg_to_wit(&error))?;
-
-        let columns: Vec<Column> = statement
-            .columns()
-            .iter()
-            .map(|column| Column {
-                name: column.name().to_owned(),
-                type_name: column.type_().name().to_owned(),
-                type_oid: column.type_().oid(),
-            })
-            .collect();
-
-        let mut text_casts = TextCasts::default();
-        let mut decoded_rows = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let mut values = Vec::with_capacity(columns.len());
-            for (index, column) in statement.columns().iter().enumerate() {
-                let conversion_failed = |reason: String| {
-                    WitError::ValueConversionFailed(format!(
-                        "column {} ({}): {reason}",
-                        column.name(),
-                        column.type_().name()
-                    ))
-                };
-                let raw: RawValue<'_> = row.try_get(index).map_err(|error| conversion_failed(error.to_string()))?;
-                let pending = value_pg_to_wit(column.type_(), raw.0).map_err(conversion_failed)?;
-                let value = text_casts.resolve_value(client, pending).await.map_err(conversion_failed)?;
-                values.push(value);
-            }
-            decoded_rows.push(values);
-        }
-
-        Ok(RowSet { columns, rows: decoded_rows })
+        let result = run_query(self.client.start_statement(), sql, params).await;
+        self.client.finish_statement();
+        result
     }
 
     /// Runs a statement and returns the number of rows it affected.
     #[instrument(name = "keyless.postgres.execute", skip_all, fields(db.operation = %operation_name(sql), params = params.len()))]
     pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, WitError> {
-        let client = self.client.client();
-        let statement = client.prepare(sql).await.map_err(|error| query_error_pg_to_wit(&error))?;
-        let encoded = params_wit_to_pg(params, statement.params()).map_err(WitError::BadParameter)?;
-        client
-            .execute(&statement, &param_refs(&encoded))
-            .await
-            .map_err(|error| query_error_pg_to_wit(&error))
+        let result = run_execute(self.client.start_statement(), sql, params).await;
+        self.client.finish_statement();
+        result
     }
 }
 
+async fn run_query(client: &tokio_postgres::Client, sql: &str, params: &[Value]) -> Result<RowSet, WitError> {
+    let statement = client
+        .prepare(sql)
+        .await
+        .map_err(|error| query_error_pg_to_wit(&error))?;
+    let encoded = params_wit_to_pg(params, statement.params()).map_err(WitError::BadParameter)?;
+    let rows = client
+        .query(&statement, &param_refs(&encoded))
+        .await
+        .map_err(|error| query_error_pg_to_wit(&error))?;
+
+    let columns: Vec<Column> = statement
+        .columns()
+        .iter()
+        .map(|column| Column {
+            name: column.name().to_owned(),
+            type_name: column.type_().name().to_owned(),
+            type_oid: column.type_().oid(),
+        })
+        .collect();
+
+    let mut text_casts = TextCasts::default();
+    let mut decoded_rows = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut values = Vec::with_capacity(columns.len());
+        for (index, column) in statement.columns().iter().enumerate() {
+            let conversion_failed = |reason: String| {
+                WitError::ValueConversionFailed(format!(
+                    "column {} ({}): {reason}",
+                    column.name(),
+                    column.type_().name()
+                ))
+            };
+            let raw: RawValue<'_> = row
+                .try_get(index)
+                .map_err(|error| conversion_failed(error.to_string()))?;
+            let pending = value_pg_to_wit(column.type_(), raw.0).map_err(conversion_failed)?;
+            let value = text_casts
+                .resolve_value(client, pending)
+                .await
+                .map_err(conversion_failed)?;
+            values.push(value);
+        }
+        decoded_rows.push(values);
+    }
+
+    Ok(RowSet {
+        columns,
+        rows: decoded_rows,
+    })
+}
+
+async fn run_execute(client: &tokio_postgres::Client, sql: &str, params: &[Value]) -> Result<u64, WitError> {
+    let statement = client
+        .prepare(sql)
+        .await
+        .map_err(|error| query_error_pg_to_wit(&error))?;
+    let encoded = params_wit_to_pg(params, statement.params()).map_err(WitError::BadParameter)?;
+    client
+        .execute(&statement, &param_refs(&encoded))
+        .await
+        .map_err(|error| query_error_pg_to_wit(&error))
+}
+
 fn param_refs(encoded: &[EncodedParam]) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
-    encoded.iter().map(|param| param as &(dyn tokio_postgres::types::ToSql + Sync)).collect()
+    encoded
+        .iter()
+        .map(|param| param as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect()
 }
 
 /// The first word of a statement, upper-cased, for span fields. Recording the whole SQL
@@ -159,7 +189,11 @@ impl TextCasts {
         }
     }
 
-    async fn resolve_scalar(&mut self, client: &tokio_postgres::Client, pending: PendingScalar) -> Result<Scalar, String> {
+    async fn resolve_scalar(
+        &mut self,
+        client: &tokio_postgres::Client,
+        pending: PendingScalar,
+    ) -> Result<Scalar, String> {
         let (ty, raw) = match pending {
             PendingScalar::Ready(scalar) => return Ok(scalar),
             PendingScalar::NeedsText { ty, raw } => (ty, raw),

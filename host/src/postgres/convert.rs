@@ -82,7 +82,10 @@ fn array_pg_to_wit(ty: &Type, element_type: &Type, raw: &[u8]) -> Result<Pending
     // The WIT `value` has one-dimensional arrays only; the server renders the others.
     let dimensions = i32::from_be_bytes(raw[0..4].try_into().expect("array_from_sql read 4 bytes"));
     if dimensions > 1 {
-        let pending = PendingScalar::NeedsText { ty: ty.clone(), raw: raw.to_vec() };
+        let pending = PendingScalar::NeedsText {
+            ty: ty.clone(),
+            raw: raw.to_vec(),
+        };
         return Ok(PendingValue::Scalar(pending));
     }
 
@@ -137,14 +140,23 @@ pub fn scalar_pg_to_wit(ty: &Type, raw: &[u8]) -> Result<PendingScalar, String> 
             // An enum's binary format is its label, the same as its text output.
             Kind::Enum(_) => Scalar::Other(text()?),
             Kind::Domain(base) => return scalar_pg_to_wit(base, raw),
-            _ => return Ok(PendingScalar::NeedsText { ty: ty.clone(), raw: raw.to_vec() }),
+            _ => {
+                return Ok(PendingScalar::NeedsText {
+                    ty: ty.clone(),
+                    raw: raw.to_vec(),
+                });
+            }
         },
     };
     Ok(PendingScalar::Ready(scalar))
 }
 
 fn infinity_text(positive: bool) -> String {
-    if positive { "infinity".to_owned() } else { "-infinity".to_owned() }
+    if positive {
+        "infinity".to_owned()
+    } else {
+        "-infinity".to_owned()
+    }
 }
 
 fn jsonb_pg_to_wit(raw: &[u8]) -> Result<String, String> {
@@ -152,7 +164,9 @@ fn jsonb_pg_to_wit(raw: &[u8]) -> Result<String, String> {
         Some((&JSONB_VERSION, json)) => std::str::from_utf8(json)
             .map(str::to_owned)
             .map_err(|error| format!("jsonb value is not UTF-8: {error}")),
-        Some((version, _)) => Err(format!("jsonb format version {version} is not supported, only {JSONB_VERSION}")),
+        Some((version, _)) => Err(format!(
+            "jsonb format version {version} is not supported, only {JSONB_VERSION}"
+        )),
         None => Err("jsonb value is empty".to_owned()),
     }
 }
@@ -160,17 +174,32 @@ fn jsonb_pg_to_wit(raw: &[u8]) -> Result<String, String> {
 /// Formats UUID bytes in the canonical lowercase hyphenated form.
 pub fn uuid_pg_to_wit(bytes: [u8; 16]) -> String {
     let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// Parses a UUID written as 32 hex digits, with or without hyphens and braces, as
 /// PostgreSQL's `uuid` input accepts.
 pub fn uuid_wit_to_pg(text: &str) -> Result<[u8; 16], String> {
-    let inner = text.strip_prefix('{').and_then(|rest| rest.strip_suffix('}')).unwrap_or(text);
+    let inner = text
+        .strip_prefix('{')
+        .and_then(|rest| rest.strip_suffix('}'))
+        .unwrap_or(text);
     let digits: Vec<u8> = inner.bytes().filter(|byte| *byte != b'-').collect();
-    let valid = digits.len() == 32 && digits.iter().all(u8::is_ascii_hexdigit) && !inner.starts_with('-') && !inner.ends_with('-');
+    let valid = digits.len() == 32
+        && digits.iter().all(u8::is_ascii_hexdigit)
+        && !inner.starts_with('-')
+        && !inner.ends_with('-');
     if !valid {
-        return Err(format!("{text:?} is not a UUID; expected 32 hex digits such as 0e8a5c3e-8f4b-4a36-9d2c-3f1b2a4c5d6e"));
+        return Err(format!(
+            "{text:?} is not a UUID; expected 32 hex digits such as 0e8a5c3e-8f4b-4a36-9d2c-3f1b2a4c5d6e"
+        ));
     }
 
     let mut bytes = [0u8; 16];
@@ -190,15 +219,24 @@ pub struct EncodedParam {
 
 impl EncodedParam {
     fn null() -> Self {
-        Self { bytes: None, format: Format::Binary }
+        Self {
+            bytes: None,
+            format: Format::Binary,
+        }
     }
 
     fn binary(bytes: Vec<u8>) -> Self {
-        Self { bytes: Some(bytes), format: Format::Binary }
+        Self {
+            bytes: Some(bytes),
+            format: Format::Binary,
+        }
     }
 
     fn text(text: &str) -> Self {
-        Self { bytes: Some(text.as_bytes().to_vec()), format: Format::Text }
+        Self {
+            bytes: Some(text.as_bytes().to_vec()),
+            format: Format::Text,
+        }
     }
 
     /// Wraps bytes that are already in the binary format of the parameter's type.
@@ -250,7 +288,9 @@ pub fn params_wit_to_pg(values: &[Value], types: &[Type]) -> Result<Vec<EncodedP
         .iter()
         .zip(types)
         .enumerate()
-        .map(|(index, (value, ty))| value_wit_to_pg(value, ty).map_err(|reason| format!("parameter ${}: {reason}", index + 1)))
+        .map(|(index, (value, ty))| {
+            value_wit_to_pg(value, ty).map_err(|reason| format!("parameter ${}: {reason}", index + 1))
+        })
         .collect()
 }
 
@@ -265,9 +305,11 @@ pub fn value_wit_to_pg(value: &Value, ty: &Type) -> Result<EncodedParam, String>
         (Value::Scalar(Scalar::Other(text)), _) => Ok(EncodedParam::text(text)),
         (Value::Array(elements), Kind::Array(element_type)) => array_wit_to_pg(elements, ty, element_type),
         (Value::Array(_), _) => Err(format!("cannot bind an array to {}", ty.name())),
-        (Value::Scalar(scalar), Kind::Array(_)) => {
-            Err(format!("cannot bind {} to {}; pass an array", scalar_kind_name(scalar), ty.name()))
-        }
+        (Value::Scalar(scalar), Kind::Array(_)) => Err(format!(
+            "cannot bind {} to {}; pass an array",
+            scalar_kind_name(scalar),
+            ty.name()
+        )),
         (Value::Scalar(scalar), _) => scalar_wit_to_pg(scalar, ty),
     }
 }
@@ -285,12 +327,16 @@ fn array_wit_to_pg(elements: &[Scalar], ty: &Type, element_type: &Type) -> Resul
 
     let mut encoded = Vec::with_capacity(elements.len());
     for (index, element) in elements.iter().enumerate() {
-        let param = scalar_wit_to_pg(element, element_type).map_err(|reason| format!("element {}: {reason}", index + 1))?;
+        let param =
+            scalar_wit_to_pg(element, element_type).map_err(|reason| format!("element {}: {reason}", index + 1))?;
         encoded.push(param.bytes);
     }
 
     let length = i32::try_from(encoded.len()).map_err(|_| "the array has too many elements".to_owned())?;
-    let dimension = wire::ArrayDimension { len: length, lower_bound: 1 };
+    let dimension = wire::ArrayDimension {
+        len: length,
+        lower_bound: 1,
+    };
     let mut out = BytesMut::new();
     wire::array_to_sql(
         std::iter::once(dimension),
@@ -432,8 +478,12 @@ fn scalar_wit_to_pg(scalar: &Scalar, ty: &Type) -> Result<EncodedParam, String> 
 
         (Type::DATE, Scalar::Date(date)) => wire::date_to_sql(date_wit_to_pg(date)?, &mut out),
         (Type::TIME, Scalar::Time(time)) => wire::time_to_sql(time_wit_to_pg(time)?, &mut out),
-        (Type::TIMESTAMP, Scalar::Timestamp(datetime)) => wire::timestamp_to_sql(timestamp_wit_to_pg(datetime)?, &mut out),
-        (Type::TIMESTAMPTZ, Scalar::Timestamptz(micros)) => wire::timestamp_to_sql(timestamptz_wit_to_pg(*micros)?, &mut out),
+        (Type::TIMESTAMP, Scalar::Timestamp(datetime)) => {
+            wire::timestamp_to_sql(timestamp_wit_to_pg(datetime)?, &mut out)
+        }
+        (Type::TIMESTAMPTZ, Scalar::Timestamptz(micros)) => {
+            wire::timestamp_to_sql(timestamptz_wit_to_pg(*micros)?, &mut out)
+        }
         (Type::INTERVAL, Scalar::Interval(interval)) => out.put_slice(&interval_wit_to_pg(interval)),
 
         // Types without a binary encoder here (enums, inet, citext, ranges, ...) take text
@@ -523,21 +573,30 @@ mod tests {
 
     #[test]
     fn int32_widens_to_int8() {
-        assert_eq!(encoded(Value::Scalar(Scalar::Int32(7)), &Type::INT8), Some(7i64.to_be_bytes().to_vec()));
+        assert_eq!(
+            encoded(Value::Scalar(Scalar::Int32(7)), &Type::INT8),
+            Some(7i64.to_be_bytes().to_vec())
+        );
     }
 
     #[test]
     fn int64_narrowing_checks_range() {
         let error = value_wit_to_pg(&Value::Scalar(Scalar::Int64(40_000)), &Type::INT2).unwrap_err();
         assert!(error.contains("40000 is out of the range of int2"), "{error}");
-        assert_eq!(encoded(Value::Scalar(Scalar::Int64(-3)), &Type::INT2), Some((-3i16).to_be_bytes().to_vec()));
+        assert_eq!(
+            encoded(Value::Scalar(Scalar::Int64(-3)), &Type::INT2),
+            Some((-3i16).to_be_bytes().to_vec())
+        );
     }
 
     #[test]
     fn mismatch_names_both_types() {
         let values = [Value::Scalar(Scalar::Int32(1)), Value::Scalar(Scalar::Text("x".into()))];
         let error = params_wit_to_pg(&values, &[Type::INT4, Type::INT4]).unwrap_err();
-        assert!(error.starts_with("parameter $2: cannot convert text to int4"), "{error}");
+        assert!(
+            error.starts_with("parameter $2: cannot convert text to int4"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -573,7 +632,10 @@ mod tests {
         let elements = vec![Scalar::Int32(1), Scalar::Null, Scalar::Int32(3)];
         let bytes = encoded(Value::Array(elements.clone()), &Type::INT4_ARRAY).unwrap();
         let decoded = value_pg_to_wit(&Type::INT4_ARRAY, Some(&bytes)).unwrap();
-        assert_eq!(decoded, PendingValue::Array(elements.into_iter().map(PendingScalar::Ready).collect()));
+        assert_eq!(
+            decoded,
+            PendingValue::Array(elements.into_iter().map(PendingScalar::Ready).collect())
+        );
     }
 
     #[test]

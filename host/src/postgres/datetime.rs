@@ -23,7 +23,11 @@ pub fn date_pg_to_wit(days: i32) -> Option<Date> {
         return None;
     }
     let (year, month, day) = civil_from_days(i64::from(days) + UNIX_TO_POSTGRES_DAYS);
-    Some(Date { year: year as i32, month: month as u8, day: day as u8 })
+    Some(Date {
+        year: year as i32,
+        month: month as u8,
+        day: day as u8,
+    })
 }
 
 /// Encodes a `date`, rejecting impossible calendar dates such as February 30.
@@ -31,7 +35,10 @@ pub fn date_wit_to_pg(date: &Date) -> Result<i32, String> {
     let month = u32::from(date.month);
     let day = u32::from(date.day);
     if !(1..=12).contains(&month) || day == 0 || day > days_in_month(i64::from(date.year), month) {
-        return Err(format!("{:04}-{:02}-{:02} is not a calendar date", date.year, date.month, date.day));
+        return Err(format!(
+            "{:04}-{:02}-{:02} is not a calendar date",
+            date.year, date.month, date.day
+        ));
     }
 
     let days = days_from_civil(i64::from(date.year), month, day) - UNIX_TO_POSTGRES_DAYS;
@@ -66,7 +73,11 @@ pub fn timestamp_pg_to_wit(micros: i64) -> Option<Datetime> {
     let days = micros.div_euclid(MICROS_PER_DAY);
     let (year, month, day) = civil_from_days(days + UNIX_TO_POSTGRES_DAYS);
     Some(Datetime {
-        date: Date { year: year as i32, month: month as u8, day: day as u8 },
+        date: Date {
+            year: year as i32,
+            month: month as u8,
+            day: day as u8,
+        },
         time: time_from_micros(micros.rem_euclid(MICROS_PER_DAY)),
     })
 }
@@ -76,7 +87,10 @@ pub fn timestamp_wit_to_pg(datetime: &Datetime) -> Result<i64, String> {
     let days = date_wit_to_pg(&datetime.date)?;
     let micros = time_to_micros(&datetime.time)?;
     if micros >= MICROS_PER_DAY {
-        return Err(format!("{} is not a time of day inside a timestamp", format_time(&datetime.time)));
+        return Err(format!(
+            "{} is not a time of day inside a timestamp",
+            format_time(&datetime.time)
+        ));
     }
     i64::from(days)
         .checked_mul(MICROS_PER_DAY)
@@ -140,7 +154,10 @@ fn time_to_micros(time: &Time) -> Result<i64, String> {
 }
 
 fn format_time(time: &Time) -> String {
-    format!("{:02}:{:02}:{:02}.{:06}", time.hour, time.minute, time.second, time.microsecond)
+    format!(
+        "{:02}:{:02}:{:02}.{:06}",
+        time.hour, time.minute, time.second, time.microsecond
+    )
 }
 
 fn is_leap_year(year: i64) -> bool {
@@ -166,7 +183,11 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 } as u32;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    } as u32;
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
@@ -225,11 +246,21 @@ mod tests {
 
     #[test]
     fn time_bounds() {
-        let end = Time { hour: 24, minute: 0, second: 0, microsecond: 0 };
+        let end = Time {
+            hour: 24,
+            minute: 0,
+            second: 0,
+            microsecond: 0,
+        };
         assert_eq!(time_wit_to_pg(&end), Ok(MICROS_PER_DAY));
         assert_eq!(time_pg_to_wit(MICROS_PER_DAY), Ok(end));
 
-        let late = Time { hour: 24, minute: 0, second: 0, microsecond: 1 };
+        let late = Time {
+            hour: 24,
+            minute: 0,
+            second: 0,
+            microsecond: 1,
+        };
         assert!(time_wit_to_pg(&late).is_err());
         assert!(time_pg_to_wit(-1).is_err());
     }
@@ -239,7 +270,15 @@ mod tests {
         let micros = -1;
         let decoded = timestamp_pg_to_wit(micros).expect("finite");
         assert_eq!(decoded.date, date(1999, 12, 31));
-        assert_eq!(decoded.time, Time { hour: 23, minute: 59, second: 59, microsecond: 999_999 });
+        assert_eq!(
+            decoded.time,
+            Time {
+                hour: 23,
+                minute: 59,
+                second: 59,
+                microsecond: 999_999
+            }
+        );
         assert_eq!(timestamp_wit_to_pg(&decoded), Ok(micros));
     }
 
@@ -252,7 +291,11 @@ mod tests {
 
     #[test]
     fn interval_round_trip() {
-        let interval = Interval { months: -14, days: 3, microseconds: 4_000_001 };
+        let interval = Interval {
+            months: -14,
+            days: 3,
+            microseconds: 4_000_001,
+        };
         let raw = interval_wit_to_pg(&interval);
         assert_eq!(interval_pg_to_wit(&raw), Ok(interval));
         assert!(interval_pg_to_wit(&raw[..15]).is_err());

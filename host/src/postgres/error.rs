@@ -35,7 +35,9 @@ pub fn is_authentication_failure(error: &tokio_postgres::Error) -> bool {
 /// Maps an error from connecting to `target` (`host:port`).
 pub fn connect_error_pg_to_wit(error: &tokio_postgres::Error, target: &str) -> WitError {
     match error.as_db_error() {
-        Some(db_error) if is_authentication_failure(error) => WitError::AuthenticationFailed(db_error_pg_to_wit(db_error)),
+        Some(db_error) if is_authentication_failure(error) => {
+            WitError::AuthenticationFailed(db_error_pg_to_wit(db_error))
+        }
         Some(db_error) => WitError::ConnectionFailed(format!(
             "{target} rejected the connection: {} (SQLSTATE {})",
             db_error.message(),
@@ -90,6 +92,9 @@ pub fn error_kind_name(error: &WitError) -> &'static str {
 pub fn is_caused_by_component(error: &WitError) -> bool {
     matches!(
         error,
-        WitError::HostNotAllowed(_) | WitError::AuthenticationFailed(_) | WitError::BadParameter(_) | WitError::QueryFailed(_)
+        WitError::HostNotAllowed(_)
+            | WitError::AuthenticationFailed(_)
+            | WitError::BadParameter(_)
+            | WitError::QueryFailed(_)
     )
 }

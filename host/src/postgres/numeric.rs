@@ -104,7 +104,11 @@ pub fn numeric_wit_to_pg(text: &str) -> Result<Vec<u8>, String> {
         return Ok(header(0, 0, SIGN_NAN, 0));
     }
     if lower == "infinity" || lower == "inf" {
-        let sign = if negative { SIGN_NEGATIVE_INFINITY } else { SIGN_POSITIVE_INFINITY };
+        let sign = if negative {
+            SIGN_NEGATIVE_INFINITY
+        } else {
+            SIGN_POSITIVE_INFINITY
+        };
         return Ok(header(0, 0, sign, 0));
     }
 

@@ -90,7 +90,11 @@ pub struct PoolKey {
 impl PoolKey {
     pub(crate) fn from_options(options: &ConnectOptions) -> Self {
         Self {
-            host: options.host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase(),
+            host: options
+                .host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_ascii_lowercase(),
             port: options.port,
             database: options.database.clone(),
             user: options.user.clone(),
@@ -138,7 +142,12 @@ struct PgPoolsInner {
 
 impl PgPools {
     /// Creates an empty set of pools.
-    pub fn new(settings: PoolSettings, allow_list: AllowList, tls: TlsConnectors, tokens: Arc<dyn TokenProvider>) -> Self {
+    pub fn new(
+        settings: PoolSettings,
+        allow_list: AllowList,
+        tls: TlsConnectors,
+        tokens: Arc<dyn TokenProvider>,
+    ) -> Self {
         let password_key = hmac::Key::generate(hmac::HMAC_SHA256, &ring::rand::SystemRandom::new())
             .expect("the system random number generator works");
         Self {
@@ -198,12 +207,27 @@ impl PgPools {
                 return Err(error);
             }
         };
-        Ok(PooledClient::new(IdleClient { client, used: false, idle_since: Instant::now() }, pool, permit))
+        Ok(PooledClient::new(
+            IdleClient {
+                client,
+                used: false,
+                idle_since: Instant::now(),
+            },
+            pool,
+            permit,
+        ))
     }
 
     /// Opens a physical connection with `password`; when the server rejects it and the
     /// token provider issued it, retries once with the provider's replacement token.
-    async fn login(&self, key: &PoolKey, password: &Secret, tag: PasswordTag, accepted: bool, pool: &KeyPool) -> Result<Client, WitError> {
+    async fn login(
+        &self,
+        key: &PoolKey,
+        password: &Secret,
+        tag: PasswordTag,
+        accepted: bool,
+        pool: &KeyPool,
+    ) -> Result<Client, WitError> {
         let (client, accepted_tag, expires_at) = match self.connect(key, password).await {
             Ok(client) => (client, tag, password_expiry(password)),
             Err(error) if is_authentication_failure(&error) => {
@@ -211,7 +235,10 @@ impl PgPools {
                     return Err(connect_error_pg_to_wit(&error, &key.target()));
                 };
                 info!(target = %key.target(), user = %key.user, "the database rejected the token; retrying once with a new token");
-                let client = self.connect(key, &replacement.token).await.map_err(|error| connect_error_pg_to_wit(&error, &key.target()))?;
+                let client = self
+                    .connect(key, &replacement.token)
+                    .await
+                    .map_err(|error| connect_error_pg_to_wit(&error, &key.target()))?;
                 let tag = self.password_tag(&replacement.token);
                 (client, tag, token_expiry(&replacement))
             }
@@ -398,19 +425,34 @@ async fn reset_if_used(mut idle: IdleClient) -> Option<IdleClient> {
 pub struct PooledClient {
     idle: Option<IdleClient>,
     pool: Arc<KeyPool>,
+    in_flight: bool,
     _permit: OwnedSemaphorePermit,
 }
 
 impl PooledClient {
     fn new(idle: IdleClient, pool: Arc<KeyPool>, permit: OwnedSemaphorePermit) -> Self {
-        Self { idle: Some(idle), pool, _permit: permit }
+        Self {
+            idle: Some(idle),
+            pool,
+            in_flight: false,
+            _permit: permit,
+        }
     }
 
-    /// The client, marked as used so the pool resets it before the next checkout.
-    pub fn client(&mut self) -> &Client {
+    /// Returns the client for one statement and marks it in flight until
+    /// [`PooledClient::finish_statement`]. A client dropped while a statement is in flight,
+    /// because the request timed out, is closed instead of pooled: its session may still be
+    /// running that statement.
+    pub fn start_statement(&mut self) -> &Client {
+        self.in_flight = true;
         let idle = self.idle.as_mut().expect("the client is present until drop");
         idle.used = true;
         &idle.client
+    }
+
+    /// Marks the statement begun with [`PooledClient::start_statement`] as finished.
+    pub fn finish_statement(&mut self) {
+        self.in_flight = false;
     }
 }
 
@@ -418,7 +460,7 @@ impl Drop for PooledClient {
     fn drop(&mut self) {
         let Some(mut idle) = self.idle.take() else { return };
         let mut state = self.pool.lock();
-        if idle.client.is_closed() {
+        if idle.client.is_closed() || self.in_flight {
             state.physical -= 1;
             return;
         }
@@ -467,13 +509,20 @@ mod tests {
 
     fn jwt_with_exp(exp: u64) -> String {
         let encode = |json: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
-        format!("{}.{}.c2lnbmF0dXJl", encode(r#"{"alg":"RS256"}"#), encode(&format!(r#"{{"exp":{exp}}}"#)))
+        format!(
+            "{}.{}.c2lnbmF0dXJl",
+            encode(r#"{"alg":"RS256"}"#),
+            encode(&format!(r#"{{"exp":{exp}}}"#))
+        )
     }
 
     #[test]
     fn jwt_expiry_reads_exp_claim() {
         let token = jwt_with_exp(1_900_000_000);
-        assert_eq!(jwt_expiry(&token), Some(UNIX_EPOCH + Duration::from_secs(1_900_000_000)));
+        assert_eq!(
+            jwt_expiry(&token),
+            Some(UNIX_EPOCH + Duration::from_secs(1_900_000_000))
+        );
     }
 
     #[test]

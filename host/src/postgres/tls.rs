@@ -75,7 +75,10 @@ fn azure_roots() -> anyhow::Result<RootCertStore> {
             .cloned()
             .collect();
         if anchors.len() != 1 {
-            bail!("the webpki-roots crate lists {} root certificates named {name:?}, expected 1", anchors.len());
+            bail!(
+                "the webpki-roots crate lists {} root certificates named {name:?}, expected 1",
+                anchors.len()
+            );
         }
         roots.extend(anchors);
     }
@@ -92,9 +95,19 @@ fn subject_common_name_is(subject: &[u8], name: &str) -> bool {
 
 fn add_ca_file(roots: &mut RootCertStore, path: &Path) -> anyhow::Result<()> {
     let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .with_context(|| format!("cannot read the database CA file {}; check --db-ca-file", path.display()))?
+        .with_context(|| {
+            format!(
+                "cannot read the database CA file {}; check --db-ca-file",
+                path.display()
+            )
+        })?
         .collect::<Result<_, _>>()
-        .with_context(|| format!("the database CA file {} is not valid PEM; check --db-ca-file", path.display()))?;
+        .with_context(|| {
+            format!(
+                "the database CA file {} is not valid PEM; check --db-ca-file",
+                path.display()
+            )
+        })?;
 
     if certificates.is_empty() {
         bail!(
@@ -123,7 +136,9 @@ struct UnverifiedCertificate {
 
 impl UnverifiedCertificate {
     fn new(provider: &CryptoProvider) -> Self {
-        Self { algorithms: provider.signature_verification_algorithms }
+        Self {
+            algorithms: provider.signature_verification_algorithms,
+        }
     }
 }
 
@@ -183,7 +198,9 @@ mod tests {
 
     #[test]
     fn missing_ca_file_names_the_option() {
-        let error = TlsConnectors::new(Some(Path::new("/nonexistent/ca.pem"))).err().expect("fails");
+        let error = TlsConnectors::new(Some(Path::new("/nonexistent/ca.pem")))
+            .err()
+            .expect("fails");
         let message = format!("{error:#}");
         assert!(message.contains("/nonexistent/ca.pem"), "{message}");
         assert!(message.contains("--db-ca-file"), "{message}");

@@ -31,7 +31,10 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// The first header named `name` (lowercase).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 }
 
@@ -41,7 +44,10 @@ impl HandlerProcess {
     /// build compiles the component in about 15 s on two busy cores, so the compiled code
     /// is cached under the target directory for the next start.
     pub fn start(env: &[(&str, String)]) -> HandlerProcess {
-        Self::start_with_args(env, &["--compile-cache-dir", &compile_cache_dir().display().to_string()])
+        Self::start_with_args(
+            env,
+            &["--compile-cache-dir", &compile_cache_dir().display().to_string()],
+        )
     }
 
     /// Like [`HandlerProcess::start`], with `args` in place of the compile cache option.
@@ -67,17 +73,30 @@ impl HandlerProcess {
 
         let output = Arc::new(Mutex::new(Vec::new()));
         let (address_sender, address_receiver) = std::sync::mpsc::channel();
-        collect_lines(child.stdout.take().expect("stdout is piped"), output.clone(), Some(address_sender));
+        collect_lines(
+            child.stdout.take().expect("stdout is piped"),
+            output.clone(),
+            Some(address_sender),
+        );
         collect_lines(child.stderr.take().expect("stderr is piped"), output.clone(), None);
 
         let address = match address_receiver.recv_timeout(Duration::from_secs(120)) {
             Ok(address) => address,
             Err(_) => {
                 let _ = child.kill();
-                panic!("the handler did not log its listening address within 120 s:\n{}", output.lock().unwrap().join("\n"));
+                panic!(
+                    "the handler did not log its listening address within 120 s:\n{}",
+                    output.lock().unwrap().join("\n")
+                );
             }
         };
-        HandlerProcess { child, address, output, listening_after: started.elapsed(), _app_root: app_root }
+        HandlerProcess {
+            child,
+            address,
+            output,
+            listening_after: started.elapsed(),
+            _app_root: app_root,
+        }
     }
 
     /// The address the handler listens on.
@@ -155,11 +174,20 @@ pub fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// Sends one HTTP/1.1 request with `Connection: close`.
-pub fn send(address: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> std::io::Result<HttpResponse> {
+pub fn send(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<HttpResponse> {
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
 
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -181,7 +209,11 @@ pub fn send(address: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
         .filter_map(|line| line.split_once(':'))
         .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
         .collect();
-    Ok(HttpResponse { status, headers, body: body.to_owned() })
+    Ok(HttpResponse {
+        status,
+        headers,
+        body: body.to_owned(),
+    })
 }
 
 /// Writes `token` to `path`, as a rotated token file.

@@ -23,16 +23,23 @@ pub const APP_DATABASE: &str = "appdb";
 
 /// Starts a cluster with `app` owning `appdb`, logging in with `password`.
 pub async fn cluster_with_app_role(tls: bool, password: &str) -> TestCluster {
-    let cluster = tokio::task::spawn_blocking(move || TestCluster::start(ClusterOptions { tls, ..Default::default() }))
-        .await
-        .expect("the start task finishes")
-        .expect("the test cluster starts");
+    let cluster = tokio::task::spawn_blocking(move || {
+        TestCluster::start(ClusterOptions {
+            tls,
+            ..Default::default()
+        })
+    })
+    .await
+    .expect("the start task finishes")
+    .expect("the test cluster starts");
 
     cluster.create_login_role(APP_ROLE, password, None).await;
     cluster.create_database(APP_DATABASE).await;
     let admin = cluster.client(APP_DATABASE).await;
     admin
-        .batch_execute(&format!("grant all on schema public to {APP_ROLE}; alter database {APP_DATABASE} owner to {APP_ROLE}"))
+        .batch_execute(&format!(
+            "grant all on schema public to {APP_ROLE}; alter database {APP_DATABASE} owner to {APP_ROLE}"
+        ))
         .await
         .expect("grants apply");
     cluster
@@ -97,7 +104,10 @@ impl RotatingTokens {
     }
 
     fn current(&self) -> AccessToken {
-        AccessToken { token: Secret::new(self.current.lock().unwrap().clone()), expires_on: u64::from(u32::MAX) }
+        AccessToken {
+            token: Secret::new(self.current.lock().unwrap().clone()),
+            expires_on: u64::from(u32::MAX),
+        }
     }
 }
 
@@ -109,7 +119,12 @@ impl TokenProvider for RotatingTokens {
     fn refresh_rejected<'a>(&'a self, password: &'a Secret) -> TokenFuture<'a, Option<AccessToken>> {
         Box::pin(async move {
             let current = self.current();
-            let issued = self.issued.lock().unwrap().iter().any(|token| token == password.expose());
+            let issued = self
+                .issued
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|token| token == password.expose());
             if !issued || current.token == *password {
                 return None;
             }
