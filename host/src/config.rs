@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Default `max` connections per pool key.
+/// Default maximum number of connections per pool key.
 pub const DEFAULT_POOL_MAX_SIZE: usize = 10;
 
 /// Default wall-clock limit for one request, in seconds. The Functions platform cuts HTTP

@@ -11,7 +11,8 @@
 //!
 //! A connection that ran statements is reset on its next checkout (`ROLLBACK` when a
 //! transaction is still open, then `DISCARD ALL`), so session state and open transactions
-//! never carry over to another request.
+//! never carry over to another request. A connection dropped in the middle of a statement
+//! (its request timed out) or closed by the server is discarded instead of pooled.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
