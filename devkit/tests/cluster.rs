@@ -352,11 +352,19 @@ fn cluster_holder_child() {
     }
     let cluster = start(false);
     println!("HOLDER {}", cluster.dir().display());
+    if std::env::var_os(HOLDER_ENV).is_some_and(|mode| mode == "drop-and-exit") {
+        // Drop on another thread and exit at once, as a test binary does when a background
+        // thread still holds the last reference to a cluster.
+        std::thread::spawn(move || drop(cluster));
+        std::thread::sleep(Duration::from_millis(20));
+        std::process::exit(0);
+    }
     std::thread::sleep(Duration::from_secs(300));
 }
 
-#[test]
-fn killed_owner_leaves_nothing_behind() {
+/// Runs `cluster_holder_child` in a child process in `mode` and returns the child and the
+/// cluster directory it printed.
+fn spawn_holder(mode: &str) -> (std::process::Child, std::path::PathBuf) {
     use std::io::BufRead;
 
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
@@ -366,7 +374,7 @@ fn killed_owner_leaves_nothing_behind() {
             "--ignored",
             "--nocapture",
         ])
-        .env(HOLDER_ENV, "1")
+        .env(HOLDER_ENV, mode)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -379,16 +387,27 @@ fn killed_owner_leaves_nothing_behind() {
         .find(|line| line.starts_with("HOLDER "))
         .expect("the child prints the cluster's directory");
     let dir = std::path::PathBuf::from(line.trim_start_matches("HOLDER "));
+    (child, dir)
+}
+
+/// Waits up to 30 seconds for `dir` to disappear.
+fn wait_for_removal(dir: &std::path::Path) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while dir.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn killed_owner_leaves_nothing_behind() {
+    let (mut child, dir) = spawn_holder("wait");
     let postmaster = postmaster_pid(&dir);
     assert!(is_running(postmaster));
 
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while dir.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_removal(&dir);
     assert!(
         !dir.exists(),
         "{} still exists after its owner was killed",
@@ -397,5 +416,18 @@ fn killed_owner_leaves_nothing_behind() {
     assert!(
         !is_running(postmaster),
         "the postmaster {postmaster} outlived its owner"
+    );
+}
+
+#[test]
+fn exit_during_drop_leaves_nothing_behind() {
+    let (mut child, dir) = spawn_holder("drop-and-exit");
+    child.wait().unwrap();
+
+    wait_for_removal(&dir);
+    assert!(
+        !dir.exists(),
+        "{} still exists after its owner exited while dropping it",
+        dir.display()
     );
 }

@@ -265,10 +265,6 @@ impl TestCluster {
 
 impl Drop for TestCluster {
     fn drop(&mut self) {
-        // Disarm first so the helper cannot race the stop and the removal below.
-        if let Some(watchdog) = self.watchdog.take() {
-            watchdog.disarm();
-        }
         if self.port != 0 {
             self.stop_immediately();
         }
@@ -280,6 +276,13 @@ impl Drop for TestCluster {
                     path.display()
                 );
             }
+        }
+
+        // The helper acts only when this process exits, so it stays armed until the steps
+        // above are done. A drop on a background thread can be cut short when a test
+        // binary exits, and the helper then finishes the stop and the removal.
+        if let Some(watchdog) = self.watchdog.take() {
+            watchdog.disarm();
         }
     }
 }

@@ -28,7 +28,8 @@ shift
 rm -rf -- "$dir"
 "#;
 
-/// The running helper. Call [`Watchdog::disarm`] before stopping the cluster normally.
+/// The running helper. Call [`Watchdog::disarm`] after stopping the cluster and removing
+/// its directory normally.
 #[derive(Debug)]
 pub struct Watchdog {
     child: Child,
@@ -70,7 +71,8 @@ impl Watchdog {
         Ok(Watchdog { child })
     }
 
-    /// Ends the helper without letting it stop the server, for a normal shutdown.
+    /// Ends the helper without letting it run its cleanup, after a normal shutdown. The
+    /// helper is blocked in `read`, so SIGKILL ends it before it runs any step.
     pub fn disarm(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
