@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing keyless needs on Debian or Ubuntu: the wasm32-wasip2
 # Rust target, a C compiler for crates with C parts, the PostgreSQL server programs (the
-# test harness runs initdb and postgres from them) and the psql client.
+# test harness runs initdb and postgres from them), the psql client and zip.
 #
 # Safe to run repeatedly: it installs only what is missing and prints nothing when
 # everything is present. Installing packages needs root; otherwise it prints the command.
@@ -56,6 +56,10 @@ if ! has_postgres_server; then
 fi
 if ! command -v psql >/dev/null 2>&1; then
     missing_packages+=(postgresql-client)
+fi
+# scripts/package.sh, and the test that checks its output, write the zip with zip(1).
+if ! command -v zip >/dev/null 2>&1; then
+    missing_packages+=(zip)
 fi
 
 if [ "${#missing_packages[@]}" -eq 0 ]; then
