@@ -60,11 +60,25 @@ pub struct UpArgs {
     #[arg(long)]
     pub tls: bool,
 
-    /// Serve tokens from a local managed identity endpoint emulator instead of a static
-    /// token, so tokens expire and rotate as they do in Azure. Not available yet: `up`
-    /// rejects this flag.
+    /// Serve tokens from a managed identity endpoint emulator on 127.0.0.1 instead of a
+    /// static token, so tokens expire and rotate as they do in Azure. The handler fetches
+    /// them with the App Service protocol and refreshes each one at half its lifetime.
+    /// Every issued token becomes the login role's password with VALID UNTIL at its
+    /// expiry, so PostgreSQL rejects expired tokens, and replaces the contents of the
+    /// token file the printed psql command reads.
     #[arg(long)]
     pub identity_emulator: bool,
+
+    /// Lifetime in seconds of the tokens the emulator issues (30 to 86400). With 30 the
+    /// handler refreshes its token every 15 seconds. Requires --identity-emulator.
+    #[arg(
+        long,
+        default_value_t = 300,
+        value_name = "SECONDS",
+        requires = "identity_emulator",
+        value_parser = clap::value_parser!(u64).range(30..=86_400)
+    )]
+    pub token_lifetime_secs: u64,
 
     /// Seconds to wait for the handler to respond to HTTP before giving up.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]

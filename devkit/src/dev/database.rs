@@ -55,3 +55,24 @@ pub fn write_secret_file(path: &Path, token: &str) -> Result<()> {
         .with_context(|| format!("failed to write {}", path.display()))?;
     Ok(())
 }
+
+/// Replaces the contents of `path` with `token`. The token goes to a new 0600 file next to
+/// `path` that is then renamed over it, so a reader sees the old token or the new one,
+/// never a partial write.
+pub fn replace_secret_file(path: &Path, token: &str) -> Result<()> {
+    let mut next = path.as_os_str().to_owned();
+    next.push(".next");
+    let next = std::path::PathBuf::from(next);
+
+    // A leftover file from a failed earlier write is replaced.
+    match std::fs::remove_file(&next) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => {
+            return Err(err).with_context(|| format!("failed to remove {}", next.display()));
+        }
+    }
+    write_secret_file(&next, token)?;
+    std::fs::rename(&next, path)
+        .with_context(|| format!("failed to rename {} to {}", next.display(), path.display()))
+}

@@ -39,8 +39,25 @@ pub fn psql_line(
     )
 }
 
-/// Prints the commands to stdout.
-pub fn print(base_url: &str, psql: &str) {
+/// Returns the lines that describe the identity endpoint emulator at `endpoint`, which
+/// issues tokens that live `lifetime_secs` seconds.
+pub fn emulator_lines(endpoint: &str, lifetime_secs: u64) -> Vec<String> {
+    vec![
+        format!(
+            "Tokens come from the identity endpoint emulator at {endpoint}, each valid for \
+             {lifetime_secs} s."
+        ),
+        format!(
+            "The handler fetches a new one every {} s (half the lifetime) and logs \
+             \"access token refreshed\" each time; this tool logs \"identity emulator issued \
+             a token\" for every token. The psql command reads the newest token.",
+            lifetime_secs / 2
+        ),
+    ]
+}
+
+/// Prints the commands to stdout, followed by `notes` when there are any.
+pub fn print(base_url: &str, psql: &str, notes: &[String]) {
     println!();
     println!("keyless is running at {base_url}. Try:");
     println!();
@@ -52,6 +69,15 @@ pub fn print(base_url: &str, psql: &str) {
     println!();
     println!("  {psql}");
     println!();
-    println!("Press Ctrl-C to stop the handler and PostgreSQL and remove the temporary files.");
+    for note in notes {
+        println!("{note}");
+    }
+    if !notes.is_empty() {
+        println!();
+    }
+    println!(
+        "Press Ctrl-C to stop the handler, PostgreSQL and any emulator, and remove the \
+         temporary files."
+    );
     println!();
 }

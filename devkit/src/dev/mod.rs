@@ -3,6 +3,7 @@
 
 pub mod cli;
 mod database;
+mod emulator;
 mod handler;
 mod hints;
 mod token_wiring;

@@ -13,6 +13,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use super::cli::UpArgs;
 use super::{database, handler, hints, token_wiring};
 use crate::component::{target_dir, workspace_root};
+use crate::identity::EmulatorHandle;
 use crate::postgres::{ClusterOptions, TestCluster, random_password, schema_path};
 
 /// Length of the random password that plays the access token.
@@ -68,7 +69,8 @@ pub async fn run_up(args: UpArgs) -> Result<()> {
     result
 }
 
-/// Prepares the database, runs the handler and waits for a signal or the handler's exit.
+/// Prepares the database and the token source, then runs the handler until a signal or
+/// its exit. The emulator, when there is one, stops after the handler.
 #[allow(clippy::too_many_arguments)]
 async fn serve(
     args: &UpArgs,
@@ -85,9 +87,42 @@ async fn serve(
     database::prepare(cluster, &args.database, &args.role, &token, schema_sql).await?;
     tracing::info!(database = %args.database, role = %args.role, "database ready");
 
+    let tokens = token_wiring::wire(args, cluster, &token_file).await?;
     let mut env = handler_env(args, cluster, component_path);
-    env.extend(token_wiring::handler_token_env(args, &token_file)?);
-    let mut child = handler::spawn(handler_path, &env, &args.handler_args)?;
+    env.extend(tokens.env);
+    let result = run_handler(
+        args,
+        cluster,
+        handler_path,
+        &env,
+        &token_file,
+        tokens.emulator.as_ref(),
+        interrupt,
+        terminate,
+    )
+    .await;
+
+    if tokens.emulator.is_some() {
+        drop(tokens.emulator);
+        tracing::info!("identity emulator stopped");
+    }
+    result
+}
+
+/// Runs the handler, prints the commands to try once it is ready, and waits for a signal or
+/// the handler's exit.
+#[allow(clippy::too_many_arguments)]
+async fn run_handler(
+    args: &UpArgs,
+    cluster: &TestCluster,
+    handler_path: &Path,
+    env: &[(String, OsString)],
+    token_file: &Path,
+    emulator: Option<&EmulatorHandle>,
+    interrupt: &mut tokio::signal::unix::Signal,
+    terminate: &mut tokio::signal::unix::Signal,
+) -> Result<()> {
+    let mut child = handler::spawn(handler_path, env, &args.handler_args)?;
     tracing::info!(handler = %handler_path.display(), port = args.port, "handler started");
 
     let ready = tokio::select! {
@@ -107,10 +142,15 @@ async fn serve(
         cluster.port(),
         &args.database,
         &args.role,
-        &token_file,
+        token_file,
         ca_file,
     );
-    hints::print(&base_url, &psql);
+    let notes = emulator
+        .map(|emulator| {
+            hints::emulator_lines(&emulator.app_service_endpoint(), args.token_lifetime_secs)
+        })
+        .unwrap_or_default();
+    hints::print(&base_url, &psql, &notes);
 
     // Ctrl-C in a terminal signals the whole foreground process group, so the handler may
     // exit from the same SIGINT a moment before this process receives it.
