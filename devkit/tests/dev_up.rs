@@ -1,12 +1,13 @@
 //! End-to-end tests of `keyless-dev up`: the real handler and component against the
 //! throwaway PostgreSQL server it starts, over loopback HTTP.
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use keyless_devkit::component::{component_wasm, target_dir, workspace_root};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -91,6 +92,21 @@ impl DevUp {
                 ),
             }
         }
+    }
+
+    /// Collects the output lines that have arrived so far without waiting.
+    fn drain(&mut self) {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+    }
+
+    /// Returns the number of output lines so far that contain `needle`.
+    fn count_lines(&self, needle: &str) -> usize {
+        self.seen
+            .iter()
+            .filter(|line| line.contains(needle))
+            .count()
     }
 
     fn psql_line(&mut self) -> String {
@@ -354,9 +370,134 @@ fn help_documents_every_up_option() {
         "--schema",
         "--tls",
         "--identity-emulator",
+        "--token-lifetime-secs",
         "--ready-timeout-secs",
         "HANDLER_ARGS",
     ] {
         assert!(help.contains(option), "--help lacks {option}:\n{help}");
     }
+}
+
+/// Token lifetime for the rotation test, the minimum `--token-lifetime-secs` accepts. The
+/// handler refreshes its token after half of it.
+const ROTATION_LIFETIME: Duration = Duration::from_secs(30);
+
+/// Time the rotation test keeps sending requests after the handler's first refresh is due.
+const AFTER_HALF_LIFE: Duration = Duration::from_secs(20);
+
+#[tokio::test]
+async fn up_with_emulator_rotates_tokens() {
+    let lifetime = ROTATION_LIFETIME.as_secs().to_string();
+    let mut dev = DevUp::start(&["--identity-emulator", "--token-lifetime-secs", &lifetime]);
+    let psql = dev.psql_line();
+    let (db_port, token_file) = parse_psql_line(&psql);
+    let note = dev.wait_for_line("identity endpoint emulator at");
+    assert!(note.contains("valid for 30 s"), "{note}");
+
+    // The first database request makes the handler fetch its first token, and the emulator
+    // writes it to the token file before it replies.
+    let (status, body) = http(dev.port, "GET", "/api/clients?limit=1", None).await;
+    assert_eq!(status, 200, "first request: {body}");
+    let first_token = std::fs::read_to_string(&token_file).expect("the token file is readable");
+    let mut tokens = HashSet::from([first_token.clone()]);
+
+    // Requests every 500 ms until the refresh is due plus AFTER_HALF_LIFE.
+    let started = Instant::now();
+    let deadline = started + ROTATION_LIFETIME / 2 + AFTER_HALF_LIFE;
+    let mut failures = Vec::new();
+    let mut requests = 1;
+    while Instant::now() < deadline {
+        let path = if requests % 2 == 0 {
+            "/api/health"
+        } else {
+            "/api/clients?limit=1"
+        };
+        let (status, body) = http(dev.port, "GET", path, None).await;
+        requests += 1;
+        if status != 200 {
+            failures.push(format!("{path}: {status} {body}"));
+        }
+        tokens.insert(std::fs::read_to_string(&token_file).unwrap());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    dev.drain();
+    let issued = dev.count_lines("identity emulator issued a token");
+    let refreshed = dev.count_lines("access token refreshed");
+    eprintln!(
+        "rotation: {requests} requests in {:.1} s, {issued} tokens issued, {refreshed} refreshes",
+        started.elapsed().as_secs_f64()
+    );
+
+    assert!(
+        failures.is_empty(),
+        "{} of {requests} requests failed, first: {}",
+        failures.len(),
+        failures[0]
+    );
+    assert!(issued >= 2, "the emulator issued {issued} tokens");
+    assert!(refreshed >= 1, "the handler log shows no refresh");
+    assert!(
+        tokens.len() >= 2,
+        "the token file held {} distinct tokens",
+        tokens.len()
+    );
+
+    // The file contains the newest token, which is the role's only password.
+    let current = std::fs::read_to_string(&token_file).unwrap();
+    tokens.insert(current.clone());
+    assert_ne!(current, first_token);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&token_file).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "token file mode after rotation");
+    let app = connect_as_app(db_port, &current).await;
+    let row = app
+        .query_one("select current_user::text", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "keyless_app");
+    drop(app);
+    let replaced = tokio_postgres::Config::new()
+        .host("127.0.0.1")
+        .port(db_port)
+        .user("keyless_app")
+        .password(&first_token)
+        .dbname("keyless")
+        .connect(tokio_postgres::NoTls)
+        .await;
+    let error = replaced
+        .err()
+        .expect("the replaced first token still logs in");
+    assert_eq!(
+        error.code(),
+        Some(&tokio_postgres::error::SqlState::INVALID_PASSWORD),
+        "{error}"
+    );
+
+    let status = dev.terminate();
+    assert!(status.success(), "keyless-dev exit status: {status}");
+    let output = dev.seen.join("\n");
+    for token in &tokens {
+        assert!(
+            !output.contains(token.as_str()),
+            "a token appears in the output"
+        );
+    }
+    assert!(output.contains("identity emulator stopped"), "{output}");
+    let dir = cluster_dir(&token_file);
+    assert!(!dir.exists(), "{} still exists", dir.display());
+}
+
+#[test]
+fn up_rejects_short_token_lifetime() {
+    let output = Command::new(env!("CARGO_BIN_EXE_keyless-dev"))
+        .args(["up", "--identity-emulator", "--token-lifetime-secs", "10"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--token-lifetime-secs"), "{stderr}");
+    assert!(stderr.contains("30..=86400"), "{stderr}");
 }

@@ -19,7 +19,8 @@ pub struct Cli {
 pub enum Command {
     /// Start PostgreSQL in a temporary directory, create the database and a login role
     /// whose password plays the access token, apply the schema, then run the handler until
-    /// Ctrl-C (SIGINT) or SIGTERM, which stops both and removes the directory.
+    /// Ctrl-C (SIGINT) or SIGTERM, which stops the handler, PostgreSQL and the identity
+    /// emulator (with --identity-emulator) and removes the directory.
     Up(UpArgs),
 }
 

@@ -27,7 +27,8 @@ pub async fn start(
     lifetime: Duration,
     token_file: &Path,
 ) -> Result<EmulatorHandle> {
-    // The session lives on this runtime, and the hook uses it from the emulator's thread.
+    // The session's connection task runs on this runtime, and the hook sends statements
+    // through it from the emulator's thread.
     let superuser = cluster
         .try_client("postgres")
         .await
