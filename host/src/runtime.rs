@@ -248,6 +248,7 @@ impl Host {
             wasi,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
+            http_hooks: crate::state::DenyOutgoingHttp,
             limits,
             pools: self.inner.pools.clone(),
             tokens: self.inner.tokens.clone(),

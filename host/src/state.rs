@@ -6,7 +6,9 @@ use std::sync::Arc;
 use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi_http::{
+    Error as HttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
+};
 
 use crate::postgres::PgPools;
 use crate::token::TokenProvider;
@@ -20,6 +22,8 @@ pub struct RequestState {
     pub http: WasiHttpCtx,
     /// Resources of the instance: HTTP bodies, streams and database connections.
     pub table: ResourceTable,
+    /// `wasi:http` policy: no outgoing requests.
+    pub http_hooks: DenyOutgoingHttp,
     /// Memory and instance limits.
     pub limits: StoreLimits,
     /// Database pools shared by all requests.
@@ -42,7 +46,58 @@ impl WasiHttpView for RequestState {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: Default::default(),
+            hooks: &mut self.http_hooks,
         }
+    }
+}
+
+/// Rejects every outgoing HTTP request with `HTTP-request-denied`. The component reaches
+/// nothing but its database, through the `postgres` import and its allow-list. WASI sockets
+/// are denied as well, because the WASI context never grants network access.
+#[derive(Default)]
+pub struct DenyOutgoingHttp;
+
+type OutgoingResult = Result<
+    (
+        http::Response<WasiBody>,
+        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ),
+    HttpError,
+>;
+
+impl WasiHttpHooks for DenyOutgoingHttp {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        _options: Option<RequestOptions>,
+        _response_done: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> Box<dyn Future<Output = OutgoingResult> + Send> {
+        let authority = request
+            .uri()
+            .authority()
+            .map_or("-", |authority| authority.as_str())
+            .to_owned();
+        tracing::warn!(%authority, "denied an outgoing HTTP request of the component");
+        Box::new(async { Err(HttpError::HttpRequestDenied) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Empty};
+    use wasmtime_wasi_http::{Error as HttpError, WasiHttpHooks};
+
+    use super::DenyOutgoingHttp;
+
+    #[tokio::test]
+    async fn outgoing_http_is_denied() {
+        let body = Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync();
+        let request = http::Request::get("https://example.com/").body(body).unwrap();
+
+        let sent = DenyOutgoingHttp.send_request(request, None, Box::new(async { Ok(()) }));
+        let result = Box::into_pin(sent).await;
+
+        assert!(matches!(result, Err(HttpError::HttpRequestDenied)));
     }
 }
