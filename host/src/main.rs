@@ -12,7 +12,7 @@ use keyless_host::server::Routes;
 use keyless_host::token::select::select_provider;
 use keyless_host::token::{TokenArgs, TokenProvider};
 use tokio::net::TcpListener;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 fn main() -> ExitCode {
     keyless_host::logging::init();
@@ -70,7 +70,12 @@ async fn run(cli: Cli) -> Result<(), String> {
         compile_ms = host.compile_time().as_millis() as u64,
         "component compiled"
     );
-    info!(allowed_db_hosts = %host.config().allowed_db_hosts.join(","), "database allow-list");
+    let allowed_db_hosts = host.config().allowed_db_hosts.join(",");
+    if allowed_db_hosts.is_empty() {
+        warn!("the database allow-list is empty, so every connect fails; set PGHOST or KEYLESS_ALLOWED_DB_HOSTS");
+    } else {
+        info!(%allowed_db_hosts, "database allow-list");
+    }
     info!(token_source = %host.token_source(), "token source");
 
     let listener = TcpListener::bind(address)
