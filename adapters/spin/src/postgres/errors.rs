@@ -9,6 +9,7 @@
 //! failed for user "app"`. The server's message is taken from that text, and a login
 //! failure is recognised by PostgreSQL's wording because the SQLSTATE is not in it.
 
+use super::debug_text::db_error_in_debug_text;
 use super::spin::{DbError as SpinDbError, PgError, QueryError};
 use super::wit::{DbError, Error, SslMode};
 
@@ -23,6 +24,10 @@ pub struct ErrorContext<'a> {
 }
 
 const REDACTED: &str = "[redacted]";
+
+/// Start of the backtrace that anyhow adds to Spin's error text, as plain text and as it
+/// appears when Spin wraps an error's `Debug` output (newlines escaped as `\n`).
+const BACKTRACE_MARKERS: [&str; 2] = ["\n\nStack backtrace:", "\\n\\nStack backtrace:"];
 
 /// Server messages that mean the login was rejected, with the SQLSTATE PostgreSQL sends
 /// for them (src/backend/libpq/auth.c and hba.c).
@@ -144,12 +149,15 @@ fn mentions_certificate(text: &str) -> bool {
     lower.contains("certificate") || lower.contains("tls handshake")
 }
 
-/// Classifies errors that Spin reports without a server error: tokio-postgres's
+/// Classifies errors that Spin reports as text. A server error that Spin flattened into
+/// `Debug` text is read back into its fields. Otherwise tokio-postgres's
 /// `error serializing parameter N` is a parameter of the wrong type, `error deserializing
 /// column N` is a result Spin could not convert, and a closed or broken connection is a
 /// connection failure.
 fn query_text_error(text: String) -> Error {
-    if text.contains("error serializing parameter") {
+    if let Some(db_error) = db_error_in_debug_text(&text) {
+        Error::QueryFailed(db_error)
+    } else if text.contains("error serializing parameter") {
         Error::BadParameter(text)
     } else if text.contains("error deserializing column") {
         Error::ValueConversionFailed(result_conversion_message(text))
@@ -163,20 +171,23 @@ fn query_text_error(text: String) -> Error {
 /// Explains a result that Spin could not convert. The statement has already run at that
 /// point, so an `insert ... returning` has inserted its row.
 fn result_conversion_message(text: String) -> String {
-    let mut message = format!("Spin could not convert a result column after the statement ran: {text}");
     // Spin 4.0 reads timestamptz columns as chrono::NaiveDateTime, which tokio-postgres
     // accepts only for timestamp, so every timestamptz column fails, NULL included.
-    if text.contains("timestamptz") {
-        message.push_str(
-            "; Spin 4.0 cannot return timestamptz columns, so select them converted, for \
-             example `created_at at time zone 'UTC'` (a timestamp) or `created_at::text`",
-        );
-    }
-    message
+    let hint = if text.contains("`timestamptz`") {
+        "Spin 4.0 cannot return timestamptz columns, so select them converted, for example \
+         `created_at at time zone 'UTC'` (a timestamp) or `created_at::text`; "
+    } else {
+        ""
+    };
+    format!("Spin could not convert a result column after the statement ran. {hint}Spin reported: {text}")
 }
 
-/// Removes the password from text; a token must never reach a log or a response.
+/// Removes the password from Spin's error text, because a token must never reach a log
+/// or a response, and drops the stack backtrace that Spin 4.0 appends to some errors.
 pub fn redact(text: &str, password: &str) -> String {
+    let end = BACKTRACE_MARKERS.iter().filter_map(|marker| text.find(marker)).min();
+    let text = end.map_or(text, |end| &text[..end]);
+    let text = text.trim_end();
     if password.is_empty() {
         return text.to_owned();
     }
@@ -280,6 +291,20 @@ mod tests {
         };
         assert!(message.contains("error deserializing column 4"), "{message}");
         assert!(message.contains("at time zone 'UTC'"), "{message}");
+    }
+
+    #[test]
+    fn backtrace_is_dropped() {
+        let text = "error deserializing column 4\n\nStack backtrace:\n   0: anyhow::error";
+        let error = error_from_spin(PgError::Other(text.into()), "pw");
+        assert!(matches!(error, Error::Other(message) if message == "error deserializing column 4"));
+    }
+
+    #[test]
+    fn escaped_backtrace_is_dropped() {
+        let text = r#"Error::QueryFailed(QueryError::Text("column 4\n\nStack backtrace:\n   0: anyhow"))"#;
+        let error = error_from_spin(PgError::Other(text.into()), "pw");
+        assert!(matches!(error, Error::Other(message) if message == r#"Error::QueryFailed(QueryError::Text("column 4"#));
     }
 
     #[test]

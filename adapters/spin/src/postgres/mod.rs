@@ -6,6 +6,7 @@
 pub mod binary;
 pub mod columns;
 pub mod connection_string;
+pub mod debug_text;
 pub mod errors;
 pub mod params;
 pub mod results;
