@@ -55,7 +55,7 @@ fn build_component(package: &str, file_name: &str) -> PathBuf {
     path
 }
 
-/// The two components, built once per test run.
+/// Builds the two components once per test run and returns their paths.
 fn components() -> &'static (PathBuf, PathBuf) {
     static COMPONENTS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     COMPONENTS.get_or_init(|| {
@@ -104,7 +104,7 @@ fn compose(business: &Path, adapter: &Path) -> Vec<u8> {
     graph.encode(EncodeOptions::default()).expect("composition encodes and validates")
 }
 
-/// Whether Spin 4.0 provides the import `name`.
+/// Checks whether Spin 4.0 provides the import `name`.
 fn spin_provides(name: &str) -> bool {
     if SPIN_INTERFACES.contains(&name) {
         return true;

@@ -38,6 +38,9 @@ impl GuestConnection for SpinConnection {
 
     fn query(&self, sql: String, params: Vec<Value>) -> Result<RowSet, Error> {
         let params = params_to_spin(&params)?;
+        // NOTE: Spin 4.0.0 to 4.0.2 never return from `query` when the statement yields no
+        // rows (their sync `query` waits for column names that only the first row sends).
+        // A guest cannot time out a host call, so such a request hangs until Spin is fixed.
         let row_set = self
             .connection
             .query(&sql, &params)
