@@ -34,8 +34,8 @@ pub const COMPONENT_ENV_VARS: [&str; 6] = [
 /// it access tokens and PostgreSQL connections.
 ///
 /// The component sees PGHOST, PGPORT, PGDATABASE, PGUSER, PGSSLMODE and
-/// KEYLESS_TOKEN_SCOPE from this process's environment. Logs go to stdout; RUST_LOG sets
-/// the filter (default info).
+/// KEYLESS_TOKEN_SCOPE from this process's environment. Log lines at ERROR and WARN go
+/// to stderr, all others to stdout; RUST_LOG sets the filter (default info).
 #[derive(Debug, Parser)]
 #[command(name = "handler", version)]
 pub struct Cli {

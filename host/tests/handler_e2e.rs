@@ -3,6 +3,9 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use keyless_devkit::postgres::TestCluster;
@@ -126,6 +129,136 @@ async fn wrong_password_is_503_without_secret() {
     let output = handler.output();
     assert!(!output.contains(wrong), "the password appears in the log:\n{output}");
     assert!(output.contains("28P01"), "the log names the SQLSTATE:\n{output}");
+}
+
+/// The Functions host records stderr lines as errors and stdout lines as information, so
+/// the request line of a failed login goes to stdout and the error lines to stderr.
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_go_to_stderr_and_requests_to_stdout() {
+    let cluster = sample_cluster("e2e-streams-right").await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    write_token(&token_file, "e2e-streams-wrong");
+
+    let handler = SplitHandler::start(&handler_env(&cluster, &token_file));
+    let response = common::handler::send(
+        handler.address,
+        "GET",
+        "/api/clients",
+        &[("X-Azure-Functions-InvocationId", "inv-streams")],
+        "",
+    )
+    .expect("the request gets a response");
+    assert_eq!(response.status, 503, "{}", response.body);
+
+    // The component writes its own error line to the inherited stderr.
+    let stderr = handler.wait_for(&handler.stderr, "event=request_failed");
+    let error_line = stderr
+        .lines()
+        .find(|line| line.contains("event=request_failed"))
+        .expect("wait_for found it");
+    assert!(error_line.contains("28P01"), "{error_line}");
+    assert!(error_line.contains("inv-streams"), "{error_line}");
+
+    let stdout = handler.wait_for(&handler.stdout, "invocation_id=inv-streams");
+    let request_line = stdout
+        .lines()
+        .find(|line| line.contains("invocation_id=inv-streams"))
+        .expect("wait_for found it");
+    assert!(request_line.contains(" INFO "), "{request_line}");
+    assert!(request_line.contains("status=503"), "{request_line}");
+    assert!(
+        !stdout.contains(" WARN ") && !stdout.contains(" ERROR "),
+        "warnings and errors stay off stdout:\n{stdout}"
+    );
+    assert!(
+        !stderr.contains(" INFO "),
+        "information stays off stderr:\n{stderr}"
+    );
+}
+
+/// A `handler` process whose stdout and stderr lines are kept apart.
+struct SplitHandler {
+    child: std::process::Child,
+    address: std::net::SocketAddr,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+    _app_root: tempfile::TempDir,
+}
+
+impl SplitHandler {
+    fn start(env: &[(&str, String)]) -> SplitHandler {
+        let app_root = tempfile::tempdir().unwrap();
+        let mut command = Command::new(common::handler::handler_binary());
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "info")
+            .env("FUNCTIONS_APP_ROOT_PATH", app_root.path())
+            .current_dir(app_root.path())
+            .args(["--port", "0", "--compile-cache-dir"])
+            .arg(common::handler::compile_cache_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("the handler binary starts");
+        let stdout = collect(child.stdout.take().unwrap());
+        let stderr = collect(child.stderr.take().unwrap());
+
+        let mut handler = SplitHandler {
+            child,
+            address: ([127, 0, 0, 1], 0).into(),
+            stdout,
+            stderr,
+            _app_root: app_root,
+        };
+        let lines = handler.wait_for(&handler.stdout, "listening");
+        let line = lines.lines().find(|line| line.contains("listening")).unwrap();
+        handler.address = common::handler::field(line, "address")
+            .and_then(|address| address.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line}"));
+        handler
+    }
+
+    /// Waits up to 120 s for a line containing `needle` in `lines`, then returns them all.
+    fn wait_for(&self, lines: &Arc<Mutex<Vec<String>>>, needle: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let text = lines.lock().unwrap().join("\n");
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "no line with {needle:?} within 120 s; stdout:\n{}\nstderr:\n{}",
+                self.stdout.lock().unwrap().join("\n"),
+                self.stderr.lock().unwrap().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for SplitHandler {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn collect(stream: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            sink.lock().unwrap().push(line);
+        }
+    });
+    lines
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -261,6 +394,15 @@ async fn missing_component_fails_start() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("/nonexistent/keyless.wasm"), "{stderr}");
     assert!(stderr.contains("--component"), "{stderr}");
+    let error_line = stderr
+        .lines()
+        .find(|line| line.contains(" ERROR "))
+        .unwrap_or_else(|| panic!("no ERROR log line on stderr:\n{stderr}"));
+    assert!(error_line.contains("cannot load the component /nonexistent/keyless.wasm"), "{error_line}");
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(" INFO handler: starting"), "{stdout}");
+    assert!(!stdout.contains(" ERROR "), "errors stay off stdout:\n{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
