@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use clap::builder::TypedValueParser as _;
 
 use crate::config::{
@@ -36,9 +36,17 @@ pub const COMPONENT_ENV_VARS: [&str; 6] = [
 /// The component sees PGHOST, PGPORT, PGDATABASE, PGUSER, PGSSLMODE and
 /// KEYLESS_TOKEN_SCOPE from this process's environment. Log lines at ERROR and WARN go
 /// to stderr, all others to stdout; RUST_LOG sets the filter (default info).
+///
+/// At start the handler looks next to the component for `<stem>.<hash>.cwasm`, written by
+/// `handler precompile` for this engine configuration, and loads it instead of compiling
+/// the component. When the file is missing or fails to load it compiles the .wasm.
 #[derive(Debug, Parser)]
 #[command(name = "handler", version)]
 pub struct Cli {
+    /// Run a tool instead of the server.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// The component file (a WASI 0.2 HTTP component built from this repository).
     #[arg(long, env = "KEYLESS_COMPONENT", default_value = "keyless.wasm")]
     pub component: PathBuf,
@@ -105,6 +113,30 @@ pub struct Cli {
 
     #[command(flatten)]
     pub token: TokenArgs,
+}
+
+/// Tools of the `handler` binary besides the server.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compile the component ahead of time into `<output>/<stem>.<hash>.cwasm`, where the
+    /// hash identifies this binary's wasmtime version, engine settings and this
+    /// machine's CPU features. A server started with the component in the same directory
+    /// loads the file instead of compiling; a server on a machine with other CPU features
+    /// looks for another name and compiles. Prints the path of the file written.
+    Precompile(PrecompileArgs),
+}
+
+/// Options of `handler precompile`.
+#[derive(Debug, clap::Args)]
+pub struct PrecompileArgs {
+    /// The component file to compile.
+    #[arg(long, default_value = "keyless.wasm")]
+    pub component: PathBuf,
+
+    /// Directory to write the `.cwasm` file to; the server looks in the component's
+    /// directory.
+    #[arg(long)]
+    pub output: PathBuf,
 }
 
 impl Cli {
@@ -193,6 +225,8 @@ mod tests {
             "default: 10",
             "KEYLESS_DB_CA_FILE",
             "MiB",
+            "precompile",
+            ".cwasm",
         ] {
             assert!(help.contains(needle), "help lacks {needle}:\n{help}");
         }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod invocation;
 pub mod logging;
 pub mod postgres;
+pub mod precompiled;
 pub mod problem;
 pub mod runtime;
 pub mod secret;

@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use clap::Parser;
 use keyless_host::Host;
-use keyless_host::cli::Cli;
+use keyless_host::cli::{Cli, Command, PrecompileArgs};
 use keyless_host::invocation::FunctionApp;
+use keyless_host::precompiled::Source as ComponentSource;
 use keyless_host::server::Routes;
 use keyless_host::token::select::select_provider;
 use keyless_host::token::{TokenArgs, TokenProvider};
@@ -17,6 +18,10 @@ use tracing::{error, info, warn};
 fn main() -> ExitCode {
     keyless_host::logging::init();
     let cli = Cli::parse();
+
+    if let Some(Command::Precompile(args)) = &cli.command {
+        return precompile(args);
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -31,6 +36,31 @@ fn main() -> ExitCode {
         Err(message) => {
             error!("{message}");
             eprintln!("handler: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `handler precompile`: writes the `.cwasm` file for the server's engine and prints its
+/// path.
+fn precompile(args: &PrecompileArgs) -> ExitCode {
+    let started = Instant::now();
+    let result = keyless_host::runtime::engine(None)
+        .and_then(|engine| keyless_host::precompiled::precompile(&engine, &args.component, &args.output));
+    match result {
+        Ok(path) => {
+            info!(
+                component = %args.component.display(),
+                file = %path.display(),
+                compile_ms = started.elapsed().as_millis() as u64,
+                "component precompiled"
+            );
+            println!("{}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            error!(error = %format!("{error:#}"), "precompiling failed");
+            eprintln!("handler precompile: {error:#}");
             ExitCode::from(2)
         }
     }
@@ -65,11 +95,18 @@ async fn run(cli: Cli) -> Result<(), String> {
     );
 
     let host = Host::new(config, tokens).map_err(|error| format!("{error:#}"))?;
-    info!(
-        component = %host.config().component.display(),
-        compile_ms = host.compile_time().as_millis() as u64,
-        "component compiled"
-    );
+    let load_ms = host.load_time().as_millis() as u64;
+    match host.component_source() {
+        ComponentSource::Precompiled(file) => {
+            info!(file = %file.display(), load_ms, source = "precompiled", "component loaded");
+        }
+        ComponentSource::Compiled => info!(
+            component = %host.config().component.display(),
+            load_ms,
+            source = "compiled",
+            "component loaded"
+        ),
+    }
     let allowed_db_hosts = host.config().allowed_db_hosts.join(",");
     if allowed_db_hosts.is_empty() {
         warn!("the database allow-list is empty, so every connect fails; set PGHOST or KEYLESS_ALLOWED_DB_HOSTS");

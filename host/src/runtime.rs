@@ -1,16 +1,17 @@
 //! [`Host`]: the compiled component and the per-request instance lifecycle.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use tokio::sync::oneshot;
 use tokio::time::timeout_at;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::error::Context as _;
 use wasmtime::{Engine, Store, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::WasiCtx;
@@ -21,6 +22,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use crate::bindings::{FunctionPre, wit_postgres, wit_token};
 use crate::config::HostConfig;
 use crate::postgres::PgPools;
+use crate::precompiled;
 use crate::problem::problem_response;
 use crate::state::RequestState;
 use crate::token::TokenProvider;
@@ -31,7 +33,28 @@ const EPOCH_TICK: Duration = Duration::from_millis(50);
 /// Header with the Functions host's id for an invocation.
 pub const INVOCATION_ID_HEADER: &str = "x-azure-functions-invocationid";
 
-/// Runs the component: compiled and linked once, instantiated afresh for every request.
+/// Builds the engine the server runs components with. `handler precompile` builds its
+/// engine here too, so precompiled files match the server's settings. The compile cache
+/// does not change the compiled code and is not part of the settings' hash.
+pub fn engine(compile_cache_dir: Option<&Path>) -> anyhow::Result<Engine> {
+    let mut engine_config = wasmtime::Config::new();
+    engine_config.wasm_component_model(true);
+    engine_config.epoch_interruption(true);
+    if let Some(directory) = compile_cache_dir {
+        let mut cache_config = wasmtime::CacheConfig::new();
+        cache_config.with_directory(directory);
+        let cache = wasmtime::Cache::new(cache_config).with_context(|| {
+            format!(
+                "cannot use {} as the compile cache; fix --compile-cache-dir",
+                directory.display()
+            )
+        })?;
+        engine_config.cache(Some(cache));
+    }
+    Ok(Engine::new(&engine_config).context("creating the wasmtime engine")?)
+}
+
+/// Runs the component: loaded and linked once, instantiated afresh for every request.
 #[derive(Clone)]
 pub struct Host {
     inner: Arc<HostInner>,
@@ -42,38 +65,19 @@ struct HostInner {
     config: HostConfig,
     pools: PgPools,
     tokens: Arc<dyn TokenProvider>,
-    compile_time: Duration,
+    load_time: Duration,
+    source: precompiled::Source,
     _ticker: EpochTicker,
 }
 
 impl Host {
-    /// Compiles the component at `config.component`, links the WASI, `wasi:http`, `token`
-    /// and `postgres` imports and pre-instantiates it.
+    /// Loads the component at `config.component` (precompiled when a matching `.cwasm`
+    /// lies next to it, else compiled), links the WASI, `wasi:http`, `token` and
+    /// `postgres` imports and pre-instantiates it.
     pub fn new(config: HostConfig, tokens: Arc<dyn TokenProvider>) -> anyhow::Result<Host> {
-        let mut engine_config = wasmtime::Config::new();
-        engine_config.wasm_component_model(true);
-        engine_config.epoch_interruption(true);
-        if let Some(directory) = &config.compile_cache_dir {
-            let mut cache_config = wasmtime::CacheConfig::new();
-            cache_config.with_directory(directory);
-            let cache = wasmtime::Cache::new(cache_config).with_context(|| {
-                format!(
-                    "cannot use {} as the compile cache; fix --compile-cache-dir",
-                    directory.display()
-                )
-            })?;
-            engine_config.cache(Some(cache));
-        }
-        let engine = Engine::new(&engine_config).context("creating the wasmtime engine")?;
-
-        let started = Instant::now();
-        let component = Component::from_file(&engine, &config.component).with_context(|| {
-            format!(
-                "cannot load the component {}; pass the built keyless.wasm with --component or KEYLESS_COMPONENT",
-                config.component.display()
-            )
-        })?;
-        let compile_time = started.elapsed();
+        let engine = engine(config.compile_cache_dir.as_deref())?;
+        let loaded = precompiled::load(&engine, &config.component)?;
+        let component = loaded.component;
 
         let mut linker = Linker::<RequestState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -102,15 +106,21 @@ impl Host {
                 config,
                 pools,
                 tokens,
-                compile_time,
+                load_time: loaded.elapsed,
+                source: loaded.source,
                 _ticker: ticker,
             }),
         })
     }
 
-    /// Time spent compiling the component in [`Host::new`].
-    pub fn compile_time(&self) -> Duration {
-        self.inner.compile_time
+    /// Time spent loading or compiling the component in [`Host::new`].
+    pub fn load_time(&self) -> Duration {
+        self.inner.load_time
+    }
+
+    /// Whether [`Host::new`] loaded a precompiled file or compiled the component.
+    pub fn component_source(&self) -> &precompiled::Source {
+        &self.inner.source
     }
 
     /// The settings the host runs with.
