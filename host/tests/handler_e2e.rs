@@ -326,8 +326,87 @@ async fn sigterm_exits_cleanly() {
     assert!(handler.output().contains("shutting down"), "{}", handler.output());
 }
 
+/// Copies the release component into `dir` and runs `handler precompile` there, returning
+/// the component's path and the `.cwasm` file written.
+fn precompile_into(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let wasm = dir.join("keyless.wasm");
+    std::fs::copy(component(), &wasm).expect("the component is copied");
+    let output = Command::new(common::handler::handler_binary())
+        .env_clear()
+        .arg("precompile")
+        .arg("--component")
+        .arg(&wasm)
+        .arg("--output")
+        .arg(dir)
+        .output()
+        .expect("handler precompile runs");
+    assert!(
+        output.status.success(),
+        "handler precompile failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let cwasm = std::path::PathBuf::from(stdout.lines().last().expect("the path is printed"));
+    assert_eq!(cwasm.parent(), Some(dir), "{stdout}");
+    let name = cwasm.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("keyless.") && name.ends_with(".cwasm"), "{name}");
+    assert!(cwasm.is_file(), "{} was not written", cwasm.display());
+    (wasm, cwasm)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn precompiled_component_loads_and_bad_file_falls_back() {
+    let cluster = sample_cluster("e2e-precompiled").await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    write_token(&token_file, "e2e-precompiled");
+    let package = tempfile::tempdir().unwrap();
+    let (wasm, cwasm) = precompile_into(package.path());
+    let mut env = handler_env(&cluster, &token_file);
+    env.push(("KEYLESS_COMPONENT", wasm.display().to_string()));
+
+    // No compile cache, so the only fast path is the precompiled file.
+    let handler = HandlerProcess::start_with_args(&env, &[]);
+    wait_ready(&handler);
+    let response = handler.request("GET", "/api/clients?limit=1", &[], "");
+    assert_eq!(response.status, 200, "{}", response.body);
+    let output = handler.output();
+    let loaded = output
+        .lines()
+        .find(|line| line.contains("component loaded"))
+        .unwrap_or_else(|| panic!("no 'component loaded' line:\n{output}"));
+    assert!(loaded.contains("source=\"precompiled\""), "{loaded}");
+    assert!(loaded.contains(&cwasm.display().to_string()), "{loaded}");
+    assert!(common::handler::field(loaded, "load_ms").is_some(), "{loaded}");
+    drop(handler);
+
+    // A damaged file is reported and the .wasm is compiled instead.
+    let mut bytes = std::fs::read(&cwasm).unwrap();
+    bytes.truncate(64);
+    bytes[..4].copy_from_slice(b"junk");
+    std::fs::write(&cwasm, bytes).unwrap();
+    let handler = HandlerProcess::start_with_args(&env, &[]);
+    wait_ready(&handler);
+    let response = handler.request("GET", "/api/clients?limit=1", &[], "");
+    assert_eq!(response.status, 200, "{}", response.body);
+    let output = handler.output();
+    let warning = output
+        .lines()
+        .find(|line| line.contains("cannot load the precompiled component"))
+        .unwrap_or_else(|| panic!("no warning about the damaged file:\n{output}"));
+    assert!(warning.contains(" WARN "), "{warning}");
+    assert!(warning.contains(&cwasm.display().to_string()), "{warning}");
+    assert!(warning.contains("error="), "{warning}");
+    let loaded = output
+        .lines()
+        .find(|line| line.contains("component loaded"))
+        .unwrap_or_else(|| panic!("no 'component loaded' line:\n{output}"));
+    assert!(loaded.contains("source=\"compiled\""), "{loaded}");
+}
+
 /// Measures the time from spawning the handler to its first successful `GET /api/clients`
-/// (TLS login included), five times. Run with a release build:
+/// (TLS login included), five times compiling the component and five times loading the
+/// precompiled file. Run with a release build:
 /// `KEYLESS_HANDLER_BIN=target/release/handler cargo test -p keyless-host --test handler_e2e
 /// startup_time -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread")]
@@ -338,48 +417,62 @@ async fn startup_time() {
     let token_file = dir.path().join("token");
     write_token(&token_file, "startup-password");
     let binary = common::handler::handler_binary();
+    let package = tempfile::tempdir().unwrap();
+    let (wasm, cwasm) = precompile_into(package.path());
+    let precompiled = std::fs::read(&cwasm).unwrap();
 
-    let mut results = Vec::new();
-    for run in 1..=5 {
-        let started = Instant::now();
-        // No compile cache: every run compiles, as a cold start on a fresh instance does.
-        let handler = HandlerProcess::start_with_args(&handler_env(&cluster, &token_file), &[]);
-        let listening = handler.listening_after;
-        loop {
-            if let Ok(response) = common::handler::send(handler.address(), "GET", "/api/clients", &[], "")
-                && response.status == 200
-            {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "no successful response within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(5));
+    for mode in ["compiled", "precompiled"] {
+        // No compile cache: without the .cwasm every run compiles, as a cold start does.
+        if mode == "compiled" {
+            std::fs::remove_file(&cwasm).unwrap();
+        } else {
+            std::fs::write(&cwasm, &precompiled).unwrap();
         }
-        let first_success = started.elapsed();
-        let compile_ms = handler
-            .output()
-            .lines()
-            .find(|line| line.contains("component compiled"))
-            .and_then(|line| common::handler::field(line, "compile_ms"))
-            .unwrap_or("?")
-            .to_owned();
+        let mut env = handler_env(&cluster, &token_file);
+        env.push(("KEYLESS_COMPONENT", wasm.display().to_string()));
+
+        let mut results = Vec::new();
+        for run in 1..=5 {
+            let started = Instant::now();
+            let handler = HandlerProcess::start_with_args(&env, &[]);
+            let listening = handler.listening_after;
+            loop {
+                if let Ok(response) = common::handler::send(handler.address(), "GET", "/api/clients", &[], "")
+                    && response.status == 200
+                {
+                    break;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "no successful response within 60 s"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let first_success = started.elapsed();
+            let loaded = handler
+                .output()
+                .lines()
+                .find(|line| line.contains("component loaded"))
+                .unwrap_or_default()
+                .to_owned();
+            assert!(loaded.contains(&format!("source=\"{mode}\"")), "{loaded}");
+            let load_ms = common::handler::field(&loaded, "load_ms").unwrap_or("?");
+            println!(
+                "{mode} run {run}: listening after {} ms (load {load_ms} ms), first 200 from /api/clients after {} ms",
+                listening.as_millis(),
+                first_success.as_millis()
+            );
+            results.push(first_success.as_millis());
+        }
+        results.sort_unstable();
         println!(
-            "run {run}: listening after {} ms (compile {compile_ms} ms), first 200 from /api/clients after {} ms",
-            listening.as_millis(),
-            first_success.as_millis()
+            "binary {}, {mode}: median {} ms, min {} ms, max {} ms",
+            binary.display(),
+            results[2],
+            results[0],
+            results[4]
         );
-        results.push(first_success.as_millis());
     }
-    results.sort_unstable();
-    println!(
-        "binary {}: median {} ms, min {} ms, max {} ms",
-        binary.display(),
-        results[2],
-        results[0],
-        results[4]
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
