@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the zip-deploy package of the Azure Functions app: host.json, one folder per
-# function, the Linux x86-64 `handler` binary (mode 0755), the component keyless.wasm and
-# local.settings.json.example.
+# function, the Linux x86-64 `handler` binary (mode 0755), the component keyless.wasm, its
+# precompiled machine code keyless.<hash>.cwasm and local.settings.json.example.
 set -euo pipefail
 
 usage() {
@@ -18,11 +18,19 @@ Options:
   --handler PATH     Use this handler binary instead of building one.
   --component PATH   Use this component instead of building keyless.wasm (release).
   --output PATH      Write the zip here (default dist/keyless-functionapp.zip).
+  --no-precompile    Leave out keyless.<hash>.cwasm, for example when --handler is
+                     not a handler that runs on this machine. The handler then
+                     compiles the component at every start.
   -h, --help         Show this help.
 
 The function app files come from deploy/functionapp and deploy/local.settings.json.example.
 Entries have a fixed timestamp (SOURCE_DATE_EPOCH, else the last commit's time) and a
 fixed order, so the same inputs give the same zip.
+
+The packaged handler precompiles the component with `handler precompile`. The hash in
+the file name covers the wasmtime version, engine settings and this machine's CPU
+features; a server whose CPU features differ looks for another name and compiles the
+component, so the file only saves time where it was built for the same CPU features.
 EOF
 }
 
@@ -37,6 +45,7 @@ target=x86_64-unknown-linux-gnu
 handler=""
 component=""
 output="$repo_root/dist/keyless-functionapp.zip"
+precompile=yes
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -45,6 +54,7 @@ while [[ $# -gt 0 ]]; do
         --handler) [[ $# -ge 2 ]] || die "--handler needs a path"; handler=$2; shift 2 ;;
         --component) [[ $# -ge 2 ]] || die "--component needs a path"; component=$2; shift 2 ;;
         --output) [[ $# -ge 2 ]] || die "--output needs a path"; output=$2; shift 2 ;;
+        --no-precompile) precompile=no; shift ;;
         -h | --help) usage; exit 0 ;;
         *) die "unknown option '$1'; run scripts/package.sh --help" ;;
     esac
@@ -113,7 +123,21 @@ install -m 0755 "$handler" "$staging/handler"
 install -m 0644 "$component" "$staging/keyless.wasm"
 install -m 0644 "$settings_example" "$staging/local.settings.json.example"
 
-# Step 4: zip with a fixed timestamp and order.
+# Step 4: the precompiled component, written by the packaged handler itself so the engine
+# settings match the server's.
+if [[ "$precompile" == yes ]]; then
+    echo "package.sh: precompiling the component with $handler" >&2
+    if ! "$staging/handler" precompile --component "$staging/keyless.wasm" --output "$staging" >/dev/null; then
+        die "'$handler precompile' failed; pass a handler that runs on this machine, or --no-precompile to ship without keyless.<hash>.cwasm"
+    fi
+    cwasm_files=("$staging"/keyless.*.cwasm)
+    [[ -f "${cwasm_files[0]}" ]] || die "'$handler precompile' wrote no keyless.<hash>.cwasm"
+    chmod 0644 "${cwasm_files[@]}"
+else
+    echo "package.sh: --no-precompile: the package has no keyless.<hash>.cwasm; the handler compiles the component at every start" >&2
+fi
+
+# Step 5: zip with a fixed timestamp and order.
 epoch=${SOURCE_DATE_EPOCH:-$(git -C "$repo_root" log -1 --format=%ct 2>/dev/null || date +%s)}
 find "$staging" -exec touch -h -d "@$epoch" {} +
 mkdir -p "$(dirname "$output")"

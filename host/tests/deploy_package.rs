@@ -1,10 +1,11 @@
 //! scripts/package.sh builds a zip whose layout and file modes Azure Functions can run.
 //!
-//! The tests package small stand-ins for the handler (an x86-64 ELF header padded to 4 KiB)
-//! and the component, so they build nothing and stay fast: a debug build of the real
-//! handler is several hundred megabytes. The script's own header check is what stops a
-//! wrong binary. The zip is read through its central directory, which records each
-//! entry's name, CRC-32, size and Unix mode.
+//! Most tests package small stand-ins for the handler (an x86-64 ELF header padded to
+//! 4 KiB) and the component with `--no-precompile`, so they build nothing and stay fast: a
+//! debug build of the real handler is about 200 MB. The script's own header check is what
+//! stops a wrong binary. One test packages the real handler and component to check the
+//! precompiled `.cwasm` entry. The zip is read through its central directory, which
+//! records each entry's name, CRC-32, size and Unix mode.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -144,6 +145,7 @@ fn zip_layout_and_modes() {
     let handler = handler.to_str().unwrap();
 
     let result = run_package(&[
+        "--no-precompile",
         "--handler",
         handler,
         "--component",
@@ -218,6 +220,7 @@ fn same_inputs_give_same_zip() {
     for name in ["first.zip", "second.zip"] {
         let output = dir.join(name);
         let result = run_package(&[
+            "--no-precompile",
             "--handler",
             handler,
             "--component",
@@ -263,6 +266,84 @@ fn non_elf_handler_is_rejected() {
 }
 
 #[test]
+fn stand_in_handler_without_no_precompile_fails_clearly() {
+    let dir = scratch_dir("stand-in");
+    let component = placeholder_component(&dir);
+    let handler = placeholder_handler(&dir);
+    let output = dir.join("app.zip");
+
+    let result = run_package(&[
+        "--handler",
+        handler.to_str().unwrap(),
+        "--component",
+        component.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ]);
+
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("precompile' failed"), "{stderr}");
+    assert!(stderr.contains("--no-precompile"), "{stderr}");
+    assert!(!output.exists());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Packages the real handler and component: the zip carries `keyless.<hash>.cwasm`
+/// written by the packaged handler, and that handler finds it under the same name.
+#[test]
+fn real_handler_adds_precompiled_component() {
+    let dir = scratch_dir("real");
+    let component = keyless_devkit::component::component_wasm();
+    let handler = env!("CARGO_BIN_EXE_handler");
+    let output = dir.join("app.zip");
+
+    let result = run_package(&[
+        "--handler",
+        handler,
+        "--component",
+        component.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ]);
+    assert!(
+        result.status.success(),
+        "package.sh failed: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+
+    let entries = read_central_directory(&fs::read(&output).unwrap());
+    let cwasm: Vec<&ZipEntry> = entries
+        .iter()
+        .filter(|entry| entry.name.ends_with(".cwasm"))
+        .collect();
+    assert_eq!(cwasm.len(), 1, "one .cwasm entry: {entries:#?}");
+    let cwasm = cwasm[0];
+    assert_eq!(cwasm.unix_mode, 0o100644, "mode {:o}", cwasm.unix_mode);
+    assert!(cwasm.uncompressed_size > 0);
+
+    // The name is the one the same handler writes for this machine's engine.
+    let expected_dir = dir.join("expected");
+    let precompiled = Command::new(handler)
+        .env_clear()
+        .args(["precompile", "--component", component.to_str().unwrap(), "--output"])
+        .arg(&expected_dir)
+        .output()
+        .expect("handler precompile runs");
+    assert!(precompiled.status.success());
+    let expected_path = String::from_utf8_lossy(&precompiled.stdout).lines().last().unwrap().to_owned();
+    let expected_name = Path::new(&expected_path).file_name().unwrap().to_str().unwrap();
+    assert_eq!(cwasm.name, expected_name);
+    let hash = expected_name
+        .strip_prefix("keyless.")
+        .and_then(|rest| rest.strip_suffix(".cwasm"))
+        .unwrap_or_else(|| panic!("unexpected name {expected_name}"));
+    assert_eq!(hash.len(), 16, "{expected_name}");
+    assert!(hash.chars().all(|c| c.is_ascii_hexdigit()), "{expected_name}");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn help_lists_options() {
     let result = run_package(&["--help"]);
 
@@ -274,6 +355,7 @@ fn help_lists_options() {
         "--handler",
         "--component",
         "--output",
+        "--no-precompile",
     ] {
         assert!(
             help.contains(option),
