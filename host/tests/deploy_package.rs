@@ -266,7 +266,7 @@ fn non_elf_handler_is_rejected() {
 }
 
 #[test]
-fn stand_in_handler_without_no_precompile_fails_clearly() {
+fn stand_in_handler_fails_precompile() {
     let dir = scratch_dir("stand-in");
     let component = placeholder_component(&dir);
     let handler = placeholder_handler(&dir);

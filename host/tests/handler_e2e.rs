@@ -167,10 +167,8 @@ async fn errors_go_to_stderr_and_requests_to_stdout() {
         .expect("wait_for found it");
     assert!(request_line.contains(" INFO "), "{request_line}");
     assert!(request_line.contains("status=503"), "{request_line}");
-    assert!(
-        !stdout.contains(" WARN ") && !stdout.contains(" ERROR "),
-        "warnings and errors stay off stdout:\n{stdout}"
-    );
+    assert!(!stdout.contains(" WARN "), "warnings stay off stdout:\n{stdout}");
+    assert!(!stdout.contains(" ERROR "), "errors stay off stdout:\n{stdout}");
     assert!(
         !stderr.contains(" INFO "),
         "information stays off stderr:\n{stderr}"
@@ -355,7 +353,7 @@ fn precompile_into(dir: &std::path::Path) -> (std::path::PathBuf, std::path::Pat
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn precompiled_component_loads_and_bad_file_falls_back() {
+async fn precompiled_file_loads_or_falls_back() {
     let cluster = sample_cluster("e2e-precompiled").await;
     let dir = tempfile::tempdir().unwrap();
     let token_file = dir.path().join("token");
