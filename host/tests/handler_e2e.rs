@@ -88,7 +88,7 @@ async fn serves_clients_over_verify_full() {
     let response = handler.request("GET", "/api/health", &[], "");
     assert_eq!(response.status, 200, "{}", response.body);
 
-    let output = handler.output();
+    let output = wait_for_output(&handler, "invocation_id=inv-0001");
     let request_line = output
         .lines()
         .find(|line| line.contains("invocation_id=inv-0001"))
@@ -126,9 +126,22 @@ async fn wrong_password_is_503_without_secret() {
         "the password appears in the body: {}",
         response.body
     );
-    let output = handler.output();
+    // The reader threads may still be collecting the lines written before the response.
+    let output = wait_for_output(&handler, "28P01");
     assert!(!output.contains(wrong), "the password appears in the log:\n{output}");
     assert!(output.contains("28P01"), "the log names the SQLSTATE:\n{output}");
+}
+
+/// Returns the handler's output once it contains `needle`, or after 5 s.
+fn wait_for_output(handler: &HandlerProcess, needle: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let output = handler.output();
+        if output.contains(needle) || started.elapsed() > Duration::from_secs(5) {
+            return output;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The Functions host records stderr lines as errors and stdout lines as information, so
@@ -387,7 +400,7 @@ async fn precompiled_file_loads_or_falls_back() {
     wait_ready(&handler);
     let response = handler.request("GET", "/api/clients?limit=1", &[], "");
     assert_eq!(response.status, 200, "{}", response.body);
-    let output = handler.output();
+    let output = wait_for_output(&handler, "cannot load the precompiled component");
     let warning = output
         .lines()
         .find(|line| line.contains("cannot load the precompiled component"))
