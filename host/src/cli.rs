@@ -103,7 +103,8 @@ pub struct Cli {
 
     /// Directory for wasmtime's cache of compiled machine code. With it a restart loads
     /// the compiled component instead of compiling it again. Default: no cache. Under
-    /// Azure Functions pass it in host.json `arguments`.
+    /// Azure Functions pass it in host.json `arguments`. A matching `.cwasm` next to the
+    /// component is loaded before the cache is consulted.
     #[arg(long)]
     pub compile_cache_dir: Option<PathBuf>,
 
