@@ -86,14 +86,14 @@ pub fn error_kind_name(error: &WitError) -> &'static str {
     }
 }
 
-/// Whether an error is caused by the component (its input, its SQL, its credentials)
-/// rather than by the host or the network. Logs put component errors at `info` and the
-/// others at `warn`.
+/// Whether an error is caused by the component (its input, its SQL, its target host)
+/// rather than by the host, the network or the credentials. Logs put component errors at
+/// `info` and the others at `warn`. A rejected login counts as an operations problem:
+/// the password is the token the host's own token source issued.
 pub fn is_caused_by_component(error: &WitError) -> bool {
     matches!(
         error,
         WitError::HostNotAllowed(_)
-            | WitError::AuthenticationFailed(_)
             | WitError::BadParameter(_)
             | WitError::QueryFailed(_)
     )
