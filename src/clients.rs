@@ -12,19 +12,31 @@ use crate::pagination::{encode_cursor, parse_page_request};
 use crate::problem::Problem;
 use crate::row_json::rows_to_json;
 
-const LIST_SQL: &str = "select id, email, name, phone, created_at, attributes from clients \
-                        where id > $1 order by id limit $2";
+// `created_at` is formatted by the server in the same RFC 3339 form that `row_json` gives a
+// `timestamptz` (UTC, six fractional digits), because Spin 4.0.x fails on every
+// `timestamptz` result column. The JSON is the same under `handler` and under Spin.
+macro_rules! client_columns {
+    () => {
+        "id, email, name, phone, \
+         to_char(created_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') as created_at, \
+         attributes"
+    };
+}
 
-const GET_SQL: &str = "select id, email, name, phone, created_at, attributes from clients \
-                       where id = $1";
+const LIST_SQL: &str =
+    concat!("select ", client_columns!(), " from clients where id > $1 order by id limit $2");
 
-const INSERT_SQL: &str = "insert into clients (email, name, phone, attributes) \
-                          values ($1, $2, $3, $4) \
-                          returning id, email, name, phone, created_at, attributes";
+const GET_SQL: &str = concat!("select ", client_columns!(), " from clients where id = $1");
 
-const UPDATE_SQL: &str = "update clients set email = $2, name = $3, phone = $4, attributes = $5 \
-                          where id = $1 \
-                          returning id, email, name, phone, created_at, attributes";
+const INSERT_SQL: &str = concat!(
+    "insert into clients (email, name, phone, attributes) values ($1, $2, $3, $4) returning ",
+    client_columns!()
+);
+
+const UPDATE_SQL: &str = concat!(
+    "update clients set email = $2, name = $3, phone = $4, attributes = $5 where id = $1 returning ",
+    client_columns!()
+);
 
 const DELETE_SQL: &str = "delete from clients where id = $1";
 
