@@ -64,8 +64,10 @@ pub fn parse_client_input(body: &[u8]) -> Result<ClientInput, Problem> {
     })?;
 
     validate_email(&fields.email)?;
+    ensure_no_nul("name", &fields.name)?;
     validate_name(&fields.name)?;
     if let Some(phone) = &fields.phone {
+        ensure_no_nul("phone", phone)?;
         validate_phone(phone)?;
     }
     let Json::Object(attributes) = fields.attributes else {
@@ -74,6 +76,11 @@ pub fn parse_client_input(body: &[u8]) -> Result<ClientInput, Problem> {
             json_kind(&fields.attributes)
         )));
     };
+    if attributes.iter().any(|(key, value)| key.contains('\0') || json_contains_nul(value)) {
+        return Err(Problem::bad_request(
+            "field `attributes` contains the character U+0000, which PostgreSQL cannot store; remove it",
+        ));
+    }
 
     Ok(ClientInput {
         email: fields.email,
@@ -81,6 +88,26 @@ pub fn parse_client_input(body: &[u8]) -> Result<ClientInput, Problem> {
         phone: fields.phone,
         attributes,
     })
+}
+
+/// Rejects U+0000, which PostgreSQL `text` and `jsonb` cannot store.
+fn ensure_no_nul(field: &str, text: &str) -> Result<(), Problem> {
+    if text.contains('\0') {
+        return Err(Problem::bad_request(format!(
+            "field `{field}` contains the character U+0000, which PostgreSQL cannot store; remove it"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether any string or object key inside `value` contains U+0000.
+fn json_contains_nul(value: &Json) -> bool {
+    match value {
+        Json::String(text) => text.contains('\0'),
+        Json::Array(items) => items.iter().any(json_contains_nul),
+        Json::Object(map) => map.iter().any(|(key, item)| key.contains('\0') || json_contains_nul(item)),
+        _ => false,
+    }
 }
 
 /// Accepts an address with exactly one `@`, text on both sides, no whitespace or control
@@ -256,6 +283,21 @@ mod tests {
         assert!(parse(json!({"email": "a@x", "name": "A", "phone": "1".repeat(50)})).is_ok());
         let detail = rejection(json!({"email": "a@x", "name": "A", "phone": "1".repeat(51)}));
         assert!(detail.contains("`phone`"), "{detail}");
+    }
+
+    #[test]
+    fn nul_characters_rejected() {
+        let name = rejection(json!({"email": "a@x.org", "name": "A\u{0}B"}));
+        assert!(name.contains("field `name`"), "{name}");
+
+        let phone = rejection(json!({"email": "a@x.org", "name": "A", "phone": "1\u{0}"}));
+        assert!(phone.contains("field `phone`"), "{phone}");
+
+        let nested = rejection(json!({"email": "a@x.org", "name": "A", "attributes": {"k": ["\u{0}"]}}));
+        assert!(nested.contains("field `attributes`"), "{nested}");
+
+        let key = rejection(json!({"email": "a@x.org", "name": "A", "attributes": {"k\u{0}": 1}}));
+        assert!(key.contains("field `attributes`"), "{key}");
     }
 
     #[test]
