@@ -100,7 +100,7 @@ fn ensure_no_nul(field: &str, text: &str) -> Result<(), Problem> {
     Ok(())
 }
 
-/// Whether any string or object key inside `value` contains U+0000.
+/// Returns whether any string or object key inside `value` contains U+0000.
 fn json_contains_nul(value: &Json) -> bool {
     match value {
         Json::String(text) => text.contains('\0'),

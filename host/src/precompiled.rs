@@ -16,7 +16,7 @@ use wasmtime::error::Context as _;
 /// File extension of precompiled components.
 pub const EXTENSION: &str = "cwasm";
 
-/// How [`load`] obtained the component.
+/// Origin of the component that [`load`] returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// Deserialized from this precompiled file.
@@ -29,7 +29,7 @@ pub enum Source {
 pub struct Loaded {
     /// The component, ready to link.
     pub component: Component,
-    /// Where the machine code came from.
+    /// Origin of the machine code.
     pub source: Source,
     /// Time spent deserializing or compiling, including a failed deserialization.
     pub elapsed: Duration,

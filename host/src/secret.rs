@@ -1,4 +1,4 @@
-//! A string that holds a credential.
+//! A string that contains a credential.
 
 use std::fmt;
 

@@ -21,7 +21,7 @@ pub struct AccessToken {
     pub expires_on: u64,
 }
 
-/// Why a provider returned no token. Messages never contain a credential.
+/// Reason a provider returned no token. Messages never contain a credential.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TokenError {
     /// No source applies here, or the scope is not served. Retrying does not help.

@@ -181,7 +181,7 @@ pub async fn read_http_reply(
         return parse_token_reply(&body, &OAUTH_FIELDS, unix_now());
     }
 
-    let message = format!("{endpoint} answered HTTP {status}{}", error_detail(&body));
+    let message = format!("{endpoint} returned HTTP {status}{}", error_detail(&body));
     if is_retryable_status(status) {
         Err(FetchError::Retryable {
             message,

@@ -18,7 +18,7 @@ use super::{AccessToken, TokenError};
 /// Wait before the second attempt.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 
-/// Longest wait between two attempts, unless the endpoint's `Retry-After` requests more.
+/// Maximum wait between two attempts, unless the endpoint's `Retry-After` requests more.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Default time allowed for one attempt.
@@ -60,7 +60,7 @@ pub async fn fetch_with_retry(
     let mut attempt: u32 = 1;
 
     loop {
-        // The last attempt gets whatever is left of the budget, so the budget holds even
+        // The last attempt gets whatever is left of the budget, so the budget is kept even
         // when every attempt hangs.
         let remaining = deadline.saturating_duration_since(Instant::now());
         let timeout = policy

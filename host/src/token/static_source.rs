@@ -7,14 +7,14 @@ use crate::secret::Secret;
 
 use super::{AccessToken, TokenError, TokenFuture, TokenProvider};
 
-/// Name of the variable that holds a static token. It is read from the environment only,
+/// Name of the variable that contains a static token. It is read from the environment only,
 /// never from a flag, so the value does not show up in process listings.
 pub const STATIC_TOKEN_VAR: &str = "KEYLESS_STATIC_TOKEN";
 
 /// How long a static token is reported as valid, counted from each request.
 const STATIC_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
-/// Where the static token comes from.
+/// Source of the static token.
 #[derive(Clone, Debug)]
 pub enum StaticToken {
     /// A value read once at start from `KEYLESS_STATIC_TOKEN`.
